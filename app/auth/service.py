@@ -1,0 +1,73 @@
+"""API keys: created hashed, looked up by their public prefix, compared in constant time."""
+
+import hmac
+import uuid
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from app.auth.models import ApiKey
+from app.core.clock import utcnow
+from app.core.errors import NotFound
+from app.core.pagination import PageParams, Rows, paginate
+from app.core.security import (
+    Principal,
+    Scope,
+    expand_scopes,
+    generate_key,
+    hash_key,
+    parse_prefix,
+    same_secret,
+)
+from app.core.settings import Settings
+
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class ApiKeyNotFound(NotFound):
+    pass
+
+
+async def create_api_key(
+    session: AsyncSession, *, name: str, scopes: list[Scope]
+) -> tuple[ApiKey, str]:
+    key, prefix = generate_key()
+    api_key = ApiKey(
+        name=name, prefix=prefix, secret_hash=hash_key(key), scopes=sorted(set(scopes))
+    )
+    session.add(api_key)
+    await session.flush()
+    return api_key, key
+
+
+async def list_api_keys(session: AsyncSession, page: PageParams) -> Rows[ApiKey]:
+    return await paginate(session, select(ApiKey), page, col(ApiKey.created_at), col(ApiKey.id))
+
+
+async def revoke_api_key(session: AsyncSession, *, key_id: uuid.UUID) -> ApiKey:
+    api_key = await session.get(ApiKey, key_id)
+    if api_key is None:
+        raise ApiKeyNotFound(f"No API key {key_id}")
+    if api_key.revoked_at is None:
+        api_key.revoked_at = utcnow()
+        await session.flush()
+    return api_key
+
+
+async def authenticate(session: AsyncSession, settings: Settings, key: str) -> Principal | None:
+    bootstrap = settings.admin_api_key
+    if bootstrap is not None and same_secret(key, bootstrap.get_secret_value()):
+        return Principal(key_id=None, name="bootstrap-admin", scopes=expand_scopes([Scope.ADMIN]))
+    prefix = parse_prefix(key)
+    if prefix is None:
+        return None
+    api_key = await session.scalar(select(ApiKey).where(col(ApiKey.prefix) == prefix))
+    if api_key is None or not hmac.compare_digest(api_key.secret_hash, hash_key(key)):
+        return None
+    if api_key.revoked_at is not None:
+        return None
+    now = utcnow()
+    if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
+        api_key.last_used_at = now
+    return Principal(key_id=api_key.id, name=api_key.name, scopes=expand_scopes(api_key.scopes))

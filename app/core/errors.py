@@ -1,0 +1,237 @@
+"""RFC 9457 problem details: one error base class, one renderer, documented responses."""
+
+import logging
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger("muster.errors")
+
+
+class FieldProblem(BaseModel):
+    field: str = Field(description="Dotted location of the offending input, e.g. `body.title`")
+    message: str
+    type: str = Field(description="Machine-readable error code")
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "type": "urn:muster:problem:not-found",
+                "title": "Not found",
+                "status": 404,
+                "detail": "No incident INC-42",
+                "instance": "/api/v1/incidents/INC-42",
+            }
+        }
+    )
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[FieldProblem] | None = None
+
+
+class AppError(Exception):
+    """Base of every error Muster raises on purpose; rendered as a problem document."""
+
+    status: ClassVar[int] = 400
+    code: ClassVar[str] = "bad-request"
+    title: ClassVar[str] = "Bad request"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        errors: list[FieldProblem] | None = None,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+    @classmethod
+    def type_uri(cls) -> str:
+        return f"urn:muster:problem:{cls.code}"
+
+
+class BadRequest(AppError):
+    pass
+
+
+class NotFound(AppError):
+    status, code, title = 404, "not-found", "Not found"
+
+
+class Conflict(AppError):
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class Unauthorized(AppError):
+    status, code, title = 401, "unauthorized", "Authentication required"
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+class Forbidden(AppError):
+    status, code, title = 403, "forbidden", "Missing scope"
+
+
+class PreconditionFailed(AppError):
+    status, code, title = 412, "precondition-failed", "Precondition failed"
+
+
+class PayloadTooLarge(AppError):
+    status, code, title = 413, "payload-too-large", "Request body too large"
+
+
+class InvalidInput(AppError):
+    status, code, title = 422, "validation-error", "Invalid request"
+
+
+class ServiceUnavailable(AppError):
+    status, code, title = 503, "service-unavailable", "Service unavailable"
+
+
+_BY_STATUS: dict[int, type[AppError]] = {413: PayloadTooLarge}
+
+
+def problem_response(
+    status: int,
+    title: str,
+    *,
+    type_uri: str = "about:blank",
+    detail: str | None = None,
+    instance: str | None = None,
+    errors: list[FieldProblem] | None = None,
+    headers: Mapping[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> JSONResponse:
+    body = Problem(
+        type=type_uri, title=title, status=status, detail=detail, instance=instance, errors=errors
+    ).model_dump(exclude_none=True)
+    body.update(extra or {})
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
+def responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` for a route from the error classes it can raise."""
+    documented: dict[int | str, dict[str, Any]] = {}
+    for error in errors:
+        entry = documented.setdefault(
+            error.status,
+            {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": error.title},
+        )
+        if error.title not in entry["description"]:
+            entry["description"] += f"; {error.title}"
+    return documented
+
+
+def _location(loc: tuple[int | str, ...] | list[int | str]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def app_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, AppError)
+        return problem_response(
+            exc.status,
+            exc.title,
+            type_uri=exc.type_uri(),
+            detail=exc.detail,
+            instance=request.url.path,
+            errors=exc.errors,
+            headers=exc.headers,
+            extra=exc.extra,
+        )
+
+    async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        problems = [
+            FieldProblem(field=_location(err["loc"]), message=err["msg"], type=err["type"])
+            for err in exc.errors()
+        ]
+        fields = ", ".join(sorted({p.field for p in problems}))
+        return problem_response(
+            422,
+            InvalidInput.title,
+            type_uri=InvalidInput.type_uri(),
+            detail=f"Invalid input: {fields}" if fields else "Invalid input",
+            instance=request.url.path,
+            errors=problems,
+        )
+
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        phrase = HTTPStatus(exc.status_code).phrase
+        detail = exc.detail if isinstance(exc.detail, str) and exc.detail != phrase else None
+        known = _BY_STATUS.get(exc.status_code)
+        return problem_response(
+            exc.status_code,
+            known.title if known else phrase,
+            type_uri=known.type_uri() if known else "about:blank",
+            detail=detail,
+            instance=request.url.path,
+            headers=exc.headers,
+        )
+
+    async def integrity_error(request: Request, exc: Exception) -> JSONResponse:
+        log.info("integrity error on %s: %s", request.url.path, type(exc).__name__)
+        return problem_response(
+            409,
+            Conflict.title,
+            type_uri=Conflict.type_uri(),
+            detail="The change conflicts with the current state; reload and retry",
+            instance=request.url.path,
+        )
+
+    async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, DBAPIError) and not (
+            exc.connection_invalidated or isinstance(exc, OperationalError)
+        ):
+            return await unexpected_error(request, exc)
+        log.warning("database unavailable on %s: %s", request.url.path, type(exc).__name__)
+        return problem_response(
+            503,
+            ServiceUnavailable.title,
+            type_uri=ServiceUnavailable.type_uri(),
+            detail="The database is unavailable; retry later",
+            instance=request.url.path,
+            headers={"Retry-After": "5"},
+        )
+
+    async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled error on %s", request.url.path, exc_info=exc)
+        return problem_response(
+            500,
+            "Internal server error",
+            detail="An unexpected error occurred; it has been logged",
+            instance=request.url.path,
+        )
+
+    app.add_exception_handler(AppError, app_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(IntegrityError, integrity_error)
+    app.add_exception_handler(DBAPIError, database_unavailable)
+    app.add_exception_handler(PoolTimeoutError, database_unavailable)
+    app.add_exception_handler(ConnectionError, database_unavailable)
+    app.add_exception_handler(Exception, unexpected_error)

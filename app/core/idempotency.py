@@ -1,0 +1,141 @@
+"""`Idempotency-Key` on creating POSTs: the same key and body replay the first response.
+
+The key is claimed with an `INSERT … ON CONFLICT DO NOTHING` in the request's own
+transaction, before the work is done, and the response is stored in that same
+transaction. So a retry either finds the committed response and replays it, or
+(while the first attempt is still running on PostgreSQL) waits for it; a failed
+attempt rolls its claim back and the key can be used again.
+"""
+
+import hashlib
+import json
+import uuid
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import UniqueConstraint, delete
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Field, SQLModel, col, select
+
+from app.core.clock import utcnow
+from app.core.db import JSONType, SessionDep, UTCDateTime, insert_ignoring_conflict
+from app.core.errors import Conflict
+from app.core.security import Principal, get_principal
+
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("subject", "key"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    subject: str = Field(max_length=64, description="The API key that used it")
+    key: str = Field(max_length=255)
+    fingerprint: str = Field(max_length=64, description="SHA-256 of method, path and body")
+    status_code: int | None = None
+    response_body: Any = Field(default=None, sa_type=JSONType, nullable=True)
+    response_headers: dict[str, str] | None = Field(default=None, sa_type=JSONType)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class IdempotencyKeyReused(Conflict):
+    code, title = "idempotency-key-reused", "Idempotency key reused"
+
+
+class IdempotentReplay(Exception):
+    """Raised to answer with the stored response instead of running the route."""
+
+    def __init__(self, record: IdempotencyRecord) -> None:
+        self.record = record
+
+    def response(self) -> JSONResponse:
+        headers = dict(self.record.response_headers or {})
+        headers[REPLAYED_HEADER] = "true"
+        return JSONResponse(
+            self.record.response_body, status_code=self.record.status_code or 200, headers=headers
+        )
+
+
+def fingerprint(method: str, path: str, body: bytes) -> str:
+    try:
+        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+    except ValueError:
+        canonical = body
+    return hashlib.sha256(b"%s %s\n%s" % (method.encode(), path.encode(), canonical)).hexdigest()
+
+
+class Idempotency:
+    """Handle on the request's claimed key (if any); `respond` stores and returns the result."""
+
+    def __init__(self, session: AsyncSession, record_id: uuid.UUID | None) -> None:
+        self._session = session
+        self._record_id = record_id
+
+    async def respond(
+        self, model: BaseModel, *, status_code: int, headers: dict[str, str] | None = None
+    ) -> JSONResponse:
+        body = model.model_dump(mode="json")
+        if self._record_id is not None:
+            record = await self._session.get(IdempotencyRecord, self._record_id)
+            assert record is not None
+            record.status_code, record.response_body = status_code, body
+            record.response_headers = headers or {}
+            await self._session.flush()
+        return JSONResponse(body, status_code=status_code, headers=headers)
+
+
+async def claim_idempotency_key(
+    request: Request,
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(get_principal)],
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            min_length=1,
+            max_length=255,
+            description="Retry-safe creation: the same key and body return the first response; "
+            "the same key with another body is a 409 problem. Keys are kept 24 hours.",
+        ),
+    ] = None,
+) -> Idempotency:
+    if idempotency_key is None:
+        return Idempotency(session, None)
+    settings = request.app.state.settings
+    digest = fingerprint(request.method, request.url.path, await request.body())
+    where = (col(IdempotencyRecord.subject) == principal.subject) & (
+        col(IdempotencyRecord.key) == idempotency_key
+    )
+    expired = utcnow() - timedelta(hours=settings.idempotency_ttl_hours)
+    await session.execute(
+        delete(IdempotencyRecord).where(where, col(IdempotencyRecord.created_at) < expired)
+    )
+    record_id = uuid.uuid4()
+    claimed = await insert_ignoring_conflict(
+        session,
+        IdempotencyRecord,
+        {
+            "id": record_id,
+            "subject": principal.subject,
+            "key": idempotency_key,
+            "fingerprint": digest,
+            "created_at": utcnow(),
+        },
+        conflict_on=["subject", "key"],
+    )
+    if claimed:
+        return Idempotency(session, record_id)
+    existing = await session.scalar(select(IdempotencyRecord).where(where))
+    if existing is None or existing.status_code is None:
+        raise IdempotencyKeyReused("A request with this Idempotency-Key is still in progress")
+    if existing.fingerprint != digest:
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was used with a different request; use a new key"
+        )
+    raise IdempotentReplay(existing)
+
+
+IdempotencyDep = Annotated[Idempotency, Depends(claim_idempotency_key)]

@@ -1,0 +1,117 @@
+"""API keys in `Authorization: Bearer`, scopes, and the `Principal` dependency."""
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from app.core.db import SessionDep
+from app.core.errors import Forbidden, Unauthorized
+
+KEY_PREFIX = "mst_"
+
+
+class Scope(StrEnum):
+    INCIDENTS_READ = "incidents:read"
+    INCIDENTS_WRITE = "incidents:write"
+    DEPLOYS_WRITE = "deploys:write"
+    SUBSCRIPTIONS_ADMIN = "subscriptions:admin"
+    ADMIN = "admin"
+
+
+# A scope also grants the scopes listed here; `admin` grants everything.
+IMPLIED: dict[Scope, frozenset[Scope]] = {
+    Scope.INCIDENTS_WRITE: frozenset({Scope.INCIDENTS_READ}),
+    Scope.ADMIN: frozenset(Scope),
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: an API key (or the bootstrap admin key) and what it may do."""
+
+    key_id: uuid.UUID | None
+    name: str
+    scopes: frozenset[Scope]
+
+    def can(self, scope: Scope) -> bool:
+        return scope in self.scopes
+
+    @property
+    def subject(self) -> str:
+        """Stable identity for per-caller records such as idempotency keys."""
+        return str(self.key_id) if self.key_id else "bootstrap-admin"
+
+
+def expand_scopes(scopes: list[str] | frozenset[Scope]) -> frozenset[Scope]:
+    granted = {Scope(scope) for scope in scopes}
+    for scope in list(granted):
+        granted |= IMPLIED.get(scope, frozenset())
+    return frozenset(granted)
+
+
+def generate_key() -> tuple[str, str]:
+    """A new key and its public prefix: `mst_<prefix>_<secret>`."""
+    prefix = secrets.token_hex(6)
+    return f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}", prefix
+
+
+def hash_key(key: str) -> str:
+    # Keys carry 256 random bits, so a fast hash is enough; no salt or KDF needed.
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def parse_prefix(key: str) -> str | None:
+    if not key.startswith(KEY_PREFIX):
+        return None
+    prefix, sep, _ = key[len(KEY_PREFIX) :].partition("_")
+    return prefix if sep and prefix else None
+
+
+def same_secret(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+_bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer mst_…`")
+
+
+async def get_principal(
+    request: Request,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None:
+        raise Unauthorized("Send an API key as `Authorization: Bearer <key>`")
+    from app.auth import service as auth_service  # late: the auth domain imports this module
+
+    principal = await auth_service.authenticate(
+        session, request.app.state.settings, credentials.credentials
+    )
+    if principal is None:
+        raise Unauthorized("The API key is unknown or revoked")
+    return principal
+
+
+def require(scope: Scope) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
+    """A dependency that passes the caller through only when it holds `scope`."""
+
+    async def dependency(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+        if not principal.can(scope):
+            raise Forbidden(f"This API key lacks the `{scope}` scope")
+        return principal
+
+    return dependency
+
+
+ReadIncidents = Annotated[Principal, Depends(require(Scope.INCIDENTS_READ))]
+WriteIncidents = Annotated[Principal, Depends(require(Scope.INCIDENTS_WRITE))]
+WriteDeploys = Annotated[Principal, Depends(require(Scope.DEPLOYS_WRITE))]
+AdminSubscriptions = Annotated[Principal, Depends(require(Scope.SUBSCRIPTIONS_ADMIN))]
+Admin = Annotated[Principal, Depends(require(Scope.ADMIN))]

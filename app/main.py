@@ -1,0 +1,99 @@
+"""The application factory: routers, middleware, error handlers and the lifespan."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+from pathlib import Path
+
+import fastapi_offline
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
+
+from app.auth.router import router as auth_router
+from app.core import migrations
+from app.core.db import Database
+from app.core.errors import install_error_handlers
+from app.core.idempotency import IdempotentReplay
+from app.core.middleware import BodyLimitMiddleware, Metrics, ObservabilityMiddleware
+from app.core.settings import Settings, get_settings
+from app.ops.router import router as ops_router
+
+SWAGGER_ASSETS = Path(fastapi_offline.__file__).parent / "static"
+
+DESCRIPTION = """\
+Muster is where an incident lives: alerts and deploys come in, people join with
+roles, everything done lands on one timeline, rollbacks are reviewed by a second
+person, and the postmortem is drafted from the record.
+
+Authenticate with an API key: `Authorization: Bearer mst_…` (use **Authorize**).
+Errors are RFC 9457 problem documents (`application/problem+json`). Collections
+are pages `{"items": [...], "next_cursor": ...}`; pass `next_cursor` back as `cursor`.
+"""
+
+
+def _operation_id(route: APIRoute) -> str:
+    tag = str(route.tags[0]) if route.tags else "default"
+    return f"{tag}-{route.name.replace('_', '-')}"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database = Database.from_settings(settings)
+        if settings.auto_migrate:
+            await migrations.upgrade(database.engine)
+        app.state.database = database
+        app.state.accepting = True
+        try:
+            yield
+        finally:
+            app.state.accepting = False
+            await database.dispose()
+
+    app = FastAPI(
+        title="Muster",
+        version=version("muster"),
+        summary="Incident coordination for SRE teams",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        generate_unique_id_function=_operation_id,
+    )
+    app.state.settings = settings
+    app.state.metrics = Metrics()
+    install_error_handlers(app)
+
+    async def replay(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, IdempotentReplay)
+        return exc.response()
+
+    app.add_exception_handler(IdempotentReplay, replay)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
+
+    for router in (auth_router, ops_router):
+        app.include_router(router)
+    _mount_docs(app)
+    return app
+
+
+def _mount_docs(app: FastAPI) -> None:
+    """Swagger UI from assets shipped in an installed package: no CDN, works air-gapped."""
+    app.mount("/docs/assets", StaticFiles(directory=SWAGGER_ASSETS), name="swagger-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="Muster API",
+            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs/assets/swagger-ui.css",
+            swagger_favicon_url="/docs/assets/favicon.png",
+            swagger_ui_parameters={"persistAuthorization": True, "displayRequestDuration": True},
+        )

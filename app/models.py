@@ -1,0 +1,10 @@
+"""Every table module, imported once so that Alembic and the tests see one metadata."""
+
+from sqlmodel import SQLModel
+
+from app.auth.models import ApiKey
+from app.core.idempotency import IdempotencyRecord
+
+metadata = SQLModel.metadata
+
+__all__ = ["ApiKey", "IdempotencyRecord", "metadata"]

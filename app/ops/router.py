@@ -1,0 +1,64 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+import logging
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
+from sqlalchemy import text
+
+from app.core import migrations
+from app.core.db import Database
+from app.core.errors import ServiceUnavailable, responses
+
+router = APIRouter(tags=["operations"])
+log = logging.getLogger("muster.ops")
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    status: str
+    database: str
+    revision: str | None
+
+
+@router.get("/healthz", response_model=Health)
+async def healthz() -> Health:
+    """Liveness: the process is up and serving."""
+    return Health(status="ok")
+
+
+@router.get("/readyz", response_model=Readiness, responses=responses(ServiceUnavailable))
+async def readyz(request: Request) -> Readiness:
+    """Readiness: the database answers and its schema is at the newest migration."""
+    if not getattr(request.app.state, "accepting", False):
+        raise ServiceUnavailable("Shutting down")
+    database: Database = request.app.state.database
+    try:
+        async with database.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+        revision = await migrations.current_revision(database.engine)
+    except Exception as exc:  # any failure to reach the database means "not ready"
+        log.warning("readiness check failed: %s", type(exc).__name__)
+        raise ServiceUnavailable("The database is unreachable") from None
+    if revision != migrations.head_revision():
+        raise ServiceUnavailable(
+            f"The database schema is at {revision or 'nothing'}, not at "
+            f"{migrations.head_revision()}; run `muster migrate`"
+        )
+    return Readiness(status="ready", database="ok", revision=revision)
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
+)
+async def metrics(request: Request) -> Response:
+    """Prometheus metrics: request counts and latency by route template and status."""
+    return Response(
+        generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST
+    )

@@ -1,0 +1,114 @@
+"""Every API test runs twice: on SQLite and on PostgreSQL, through the real HTTP stack.
+
+Each backend gets a fresh database per test session, built by `alembic upgrade head`
+(the app's own start-up migration); after each test every table is emptied, so tests
+see real commits and real constraints yet never leak state into one another.
+"""
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import delete
+
+from app.core.db import Database
+from app.core.settings import Settings
+from app.main import create_app
+from app.models import metadata
+
+ADMIN_KEY = "test-admin-key-0123456789"
+POSTGRES_URL = os.environ.get(
+    "MUSTER_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+)
+REQUIRE_POSTGRES = os.environ.get("MUSTER_TEST_REQUIRE_POSTGRES") == "1"
+BACKENDS = ["sqlite", "postgres"]
+
+
+def _plain_dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+@asynccontextmanager
+async def fresh_database(backend: str, tmp_dir: Path) -> AsyncIterator[str]:
+    """A new, empty database for `backend`; dropped afterwards. Yields its SQLAlchemy URL."""
+    if backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_dir / f'muster-{uuid.uuid4().hex[:8]}.db'}"
+        return
+    name = f"muster_test_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = await asyncpg.connect(_plain_dsn(POSTGRES_URL), timeout=5)
+    except (OSError, asyncpg.PostgresError) as exc:
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"PostgreSQL is required but unreachable at {POSTGRES_URL}: {exc}")
+        pytest.skip(f"PostgreSQL unreachable at {POSTGRES_URL}")
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        base, _, _ = POSTGRES_URL.rpartition("/")
+        yield f"{base}/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+def make_settings(database_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "admin_api_key": ADMIN_KEY,
+        "auto_migrate": True,
+        "db_pool_size": 5,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def session_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("db")
+
+
+@pytest.fixture(scope="session")
+async def app(backend: str, session_tmp: Path) -> AsyncIterator[FastAPI]:
+    async with fresh_database(backend, session_tmp) as url:
+        application = create_app(make_settings(url))
+        async with application.router.lifespan_context(application):
+            yield application
+
+
+@pytest.fixture
+def database(app: FastAPI) -> Database:
+    database: Database = app.state.database
+    return database
+
+
+@pytest.fixture
+async def client(app: FastAPI, database: Database) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://muster.test",
+        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+    ) as http:
+        yield http
+    async with database.engine.begin() as connection:
+        for table in reversed(metadata.sorted_tables):
+            await connection.execute(delete(table))
+
+
+@pytest.fixture
+async def anon_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A client that sends no credentials."""
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://muster.test"
+    ) as http:
+        yield http
