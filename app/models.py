@@ -3,8 +3,9 @@
 from sqlmodel import SQLModel
 
 from app.auth.models import ApiKey
+from app.core.events import OutboxEvent
 from app.core.idempotency import IdempotencyRecord
 
 metadata = SQLModel.metadata
 
-__all__ = ["ApiKey", "IdempotencyRecord", "metadata"]
+__all__ = ["ApiKey", "IdempotencyRecord", "OutboxEvent", "metadata"]

@@ -1,4 +1,4 @@
-"""API keys and idempotency keys
+"""API keys, idempotency keys and the event outbox
 
 Revision ID: 0001
 Revises:
@@ -47,8 +47,20 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_idempotency_keys")),
         sa.UniqueConstraint("subject", "key", name=op.f("uq_idempotency_keys_subject_key")),
     )
+    op.create_table(
+        "outbox_events",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("type", sa.String(64), nullable=False),
+        sa.Column("incident_id", sa.Uuid(), nullable=True),
+        sa.Column("data", JSON, nullable=False),
+        sa.Column("occurred_at", TIMESTAMP, nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox_events")),
+    )
+    op.create_index(op.f("ix_outbox_events_incident_id"), "outbox_events", ["incident_id"])
+    op.create_index(op.f("ix_outbox_events_occurred_at"), "outbox_events", ["occurred_at"])
 
 
 def downgrade() -> None:
+    op.drop_table("outbox_events")
     op.drop_table("idempotency_keys")
     op.drop_table("api_keys")
