@@ -6,9 +6,9 @@ MUSTER_DATABASE_URL.
 
 import asyncio
 
-from alembic import context
 from sqlalchemy.engine import Connection
 
+from alembic import context
 from app.core.db import make_engine
 from app.core.settings import Settings
 from app.models import metadata

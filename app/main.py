@@ -13,13 +13,18 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
 from app.auth.router import router as auth_router
+from app.checklists.router import router as checklist_router
+from app.checklists.template import load_template
 from app.core import migrations
 from app.core.db import Database
 from app.core.errors import install_error_handlers
 from app.core.idempotency import IdempotentReplay
 from app.core.middleware import BodyLimitMiddleware, Metrics, ObservabilityMiddleware
 from app.core.settings import Settings, get_settings
+from app.incidents.router import router as incidents_router
 from app.ops.router import router as ops_router
+from app.participants.router import router as participants_router
+from app.timeline.router import router as timeline_router
 
 SWAGGER_ASSETS = Path(fastapi_offline.__file__).parent / "static"
 
@@ -66,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         generate_unique_id_function=_operation_id,
     )
     app.state.settings = settings
+    app.state.checklist_template = load_template(settings.checklist_template)
     app.state.metrics = Metrics()
     install_error_handlers(app)
 
@@ -77,7 +83,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
 
-    for router in (auth_router, ops_router):
+    routers = (
+        incidents_router,
+        participants_router,
+        timeline_router,
+        checklist_router,
+        auth_router,
+        ops_router,
+    )
+    for router in routers:
         app.include_router(router)
     _mount_docs(app)
     return app

@@ -3,9 +3,23 @@
 from sqlmodel import SQLModel
 
 from app.auth.models import ApiKey
+from app.checklists.models import ChecklistItem
 from app.core.events import OutboxEvent
 from app.core.idempotency import IdempotencyRecord
+from app.incidents.models import Counter, Incident
+from app.participants.models import Participant
+from app.timeline.models import TimelineEntry
 
 metadata = SQLModel.metadata
 
-__all__ = ["ApiKey", "IdempotencyRecord", "OutboxEvent", "metadata"]
+__all__ = [
+    "ApiKey",
+    "ChecklistItem",
+    "Counter",
+    "IdempotencyRecord",
+    "Incident",
+    "OutboxEvent",
+    "Participant",
+    "TimelineEntry",
+    "metadata",
+]

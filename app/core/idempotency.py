@@ -47,17 +47,19 @@ class IdempotencyKeyReused(Conflict):
 
 
 class IdempotentReplay(Exception):
-    """Raised to answer with the stored response instead of running the route."""
+    """Raised to answer with the stored response instead of running the route.
+
+    It carries plain values: the session is rolled back (and its rows expired)
+    before the exception handler renders the response.
+    """
 
     def __init__(self, record: IdempotencyRecord) -> None:
-        self.record = record
+        self.status_code = record.status_code or 200
+        self.body = record.response_body
+        self.headers = dict(record.response_headers or {}) | {REPLAYED_HEADER: "true"}
 
     def response(self) -> JSONResponse:
-        headers = dict(self.record.response_headers or {})
-        headers[REPLAYED_HEADER] = "true"
-        return JSONResponse(
-            self.record.response_body, status_code=self.record.status_code or 200, headers=headers
-        )
+        return JSONResponse(self.body, status_code=self.status_code, headers=self.headers)
 
 
 def fingerprint(method: str, path: str, body: bytes) -> str:

@@ -1,0 +1,50 @@
+"""The initial-response checklist of an incident."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from app.checklists import service
+from app.checklists.schemas import ChecklistItemOut, ChecklistItemUpdate
+from app.checklists.service import ChecklistItemNotFound
+from app.core.api import API_PREFIX
+from app.core.db import SessionDep
+from app.core.errors import Forbidden, InvalidInput, Unauthorized, responses
+from app.core.pagination import Page, PageDep
+from app.core.security import ReadIncidents, WriteIncidents
+from app.incidents.deps import CurrentIncident, LockedIncident
+from app.incidents.service import IncidentNotFound
+
+router = APIRouter(
+    prefix=f"{API_PREFIX}/incidents/{{incident_id}}/checklist",
+    tags=["checklist"],
+    responses=responses(Unauthorized, Forbidden, IncidentNotFound),
+)
+
+
+@router.get("", response_model=Page[ChecklistItemOut], responses=responses(InvalidInput))
+async def get_checklist(
+    session: SessionDep, incident: CurrentIncident, page: PageDep, _: ReadIncidents
+) -> Page[ChecklistItemOut]:
+    """The checklist items in template order, with who ticked what and when."""
+    rows = await service.list_items(session, incident, page)
+    return rows.to_page(ChecklistItemOut.model_validate)
+
+
+@router.patch(
+    "/{item_key}",
+    response_model=ChecklistItemOut,
+    responses=responses(ChecklistItemNotFound, InvalidInput),
+)
+async def update_checklist_item(
+    item_key: Annotated[str, Path(max_length=64, examples=["rollback_decided"])],
+    body: ChecklistItemUpdate,
+    session: SessionDep,
+    incident: LockedIncident,
+    principal: WriteIncidents,
+) -> ChecklistItemOut:
+    """Tick or untick an item, with a note (e.g. why no rollback) and who did it."""
+    item = await service.update_item(
+        session, incident, item_key, body, principal_name=principal.name
+    )
+    return ChecklistItemOut.model_validate(item)

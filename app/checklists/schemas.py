@@ -1,0 +1,29 @@
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ChecklistItemOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    key: str
+    label: str
+    position: int
+    done: bool
+    note: str | None
+    done_by: str | None = Field(description="Who ticked it (or `muster` when ticked automatically)")
+    done_at: datetime | None
+    updated_at: datetime | None
+
+
+class ChecklistItemUpdate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {"done": True, "note": "No rollback: v2.3.1 is not involved", "by": "alice"}
+        },
+    )
+
+    done: bool | None = None
+    note: str | None = Field(default=None, max_length=2000)
+    by: str | None = Field(default=None, min_length=1, max_length=100)

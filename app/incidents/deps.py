@@ -1,0 +1,40 @@
+"""HTTP dependencies shared by every router that works on one incident."""
+
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+
+from app.checklists.template import ChecklistTemplate
+from app.core.db import SessionDep
+from app.incidents import service
+from app.incidents.models import Incident
+
+IncidentId = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=64,
+        description="The incident's UUID or its reference (`INC-42`)",
+        examples=["INC-42"],
+    ),
+]
+
+
+async def _current_incident(session: SessionDep, incident_id: IncidentId) -> Incident:
+    return await service.get_incident(session, incident_id)
+
+
+async def _current_incident_for_update(session: SessionDep, incident_id: IncidentId) -> Incident:
+    # Row lock (PostgreSQL): writes to one incident are serialised, so two clients
+    # moving it at once cannot both succeed with the same move.
+    return await service.get_incident(session, incident_id, for_update=True)
+
+
+def _checklist_template(request: Request) -> ChecklistTemplate:
+    template: ChecklistTemplate = request.app.state.checklist_template
+    return template
+
+
+CurrentIncident = Annotated[Incident, Depends(_current_incident)]
+LockedIncident = Annotated[Incident, Depends(_current_incident_for_update)]
+TemplateDep = Annotated[ChecklistTemplate, Depends(_checklist_template)]

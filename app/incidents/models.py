@@ -1,0 +1,52 @@
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Index, String, Text, text
+from sqlmodel import Field, SQLModel
+
+from app.core.clock import utcnow
+from app.core.db import JSONType, UTCDateTime
+from app.incidents.state import Severity, Status
+
+
+class Counter(SQLModel, table=True):
+    """Gap-free human numbers: one row per sequence, bumped inside the creating transaction."""
+
+    __tablename__ = "counters"
+
+    name: str = Field(primary_key=True, max_length=32)
+    value: int
+
+
+class Incident(SQLModel, table=True):
+    __tablename__ = "incidents"
+    __table_args__ = (
+        Index("ix_incidents_created_at_id", "created_at", "id"),
+        Index("ix_incidents_status_created_at", "status", "created_at"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    number: int = Field(unique=True)
+    title: str = Field(max_length=300)
+    summary: str | None = Field(default=None, sa_type=Text)
+    severity: Severity = Field(sa_type=String(8))
+    status: Status = Field(default=Status.TRIGGERED, sa_type=String(16))
+    services: list[str] = Field(default_factory=list, sa_type=JSONType)
+    labels: dict[str, str] = Field(default_factory=dict, sa_type=JSONType)
+    commander: str | None = Field(default=None, max_length=100)
+    caused_by_deploy_id: uuid.UUID | None = None
+    source: str = Field(default="api", max_length=32)
+    version: int = Field(default=1, sa_column_kwargs={"server_default": text("1")})
+
+    started_at: datetime = Field(sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    acknowledged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    investigating_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    mitigated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+    @property
+    def reference(self) -> str:
+        return f"INC-{self.number}"

@@ -1,0 +1,158 @@
+"""Incidents: open, find, read and change them, and move them along the status machine."""
+
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response, status
+from fastapi.responses import JSONResponse
+
+from app.core.api import API_PREFIX
+from app.core.clock import AwareUTC
+from app.core.db import SessionDep
+from app.core.errors import (
+    BadRequest,
+    FieldProblem,
+    Forbidden,
+    InvalidInput,
+    PreconditionFailed,
+    Unauthorized,
+    responses,
+)
+from app.core.idempotency import IdempotencyDep, IdempotencyKeyReused
+from app.core.pagination import Page, PageDep
+from app.core.security import ReadIncidents, WriteIncidents
+from app.incidents import service
+from app.incidents.deps import CurrentIncident, LockedIncident, TemplateDep
+from app.incidents.models import Incident
+from app.incidents.schemas import IncidentCreate, IncidentOut, IncidentUpdate
+from app.incidents.service import IncidentFilters, IncidentNotFound, InvalidTransition
+from app.incidents.state import Severity, Status
+
+router = APIRouter(
+    prefix=f"{API_PREFIX}/incidents",
+    tags=["incidents"],
+    responses=responses(Unauthorized, Forbidden),
+)
+
+_ENTITY_TAGS = re.compile(r'^\s*(\*|(W/)?"[^"]*"(\s*,\s*(W/)?"[^"]*")*)\s*$')
+
+
+def etag(incident: Incident) -> str:
+    return f'"{incident.id.hex[:12]}.{incident.version}"'
+
+
+def _headers(incident: Incident) -> dict[str, str]:
+    return {"ETag": etag(incident), "Location": f"{API_PREFIX}/incidents/{incident.id}"}
+
+
+def _check_if_match(incident: Incident, if_match: str | None) -> None:
+    if if_match is None:
+        return
+    if not _ENTITY_TAGS.match(if_match):
+        raise BadRequest(
+            'If-Match must be `*` or a list of quoted entity tags, e.g. "abc.3"',
+            errors=[
+                FieldProblem(field="header.If-Match", message="not an entity tag", type="etag")
+            ],
+        )
+    tags = [tag.strip() for tag in if_match.split(",")]
+    if "*" not in tags and etag(incident) not in tags:  # weak tags never match (RFC 9110)
+        raise PreconditionFailed(
+            f"{incident.reference} has changed since you read it; it is now at {etag(incident)}",
+            extra={"current_etag": etag(incident)},
+        )
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=IncidentOut,
+    responses=responses(InvalidInput, IdempotencyKeyReused),
+)
+async def create_incident(
+    body: IncidentCreate,
+    session: SessionDep,
+    principal: WriteIncidents,
+    idempotency: IdempotencyDep,
+    template: TemplateDep,
+) -> JSONResponse:
+    """Open an incident: it starts `triggered`, with its checklist, and SRE is notified."""
+    incident = await service.create_incident(session, body, template=template, actor=principal.name)
+    return await idempotency.respond(
+        IncidentOut.of(incident), status_code=201, headers=_headers(incident)
+    )
+
+
+@router.get("", response_model=Page[IncidentOut], responses=responses(InvalidInput))
+async def list_incidents(
+    session: SessionDep,
+    page: PageDep,
+    _: ReadIncidents,
+    status_: Annotated[
+        list[Status] | None, Query(alias="status", description="Repeat for several")
+    ] = None,
+    severity: Annotated[list[Severity] | None, Query(description="Repeat for several")] = None,
+    service_name: Annotated[
+        str | None, Query(alias="service", max_length=100, description="Incidents touching it")
+    ] = None,
+    q: Annotated[str | None, Query(max_length=200, description="Text in title or summary")] = None,
+    created_after: AwareUTC | None = None,
+    created_before: AwareUTC | None = None,
+    open_: Annotated[
+        bool | None, Query(alias="open", description="true: not yet resolved or closed")
+    ] = None,
+) -> Page[IncidentOut]:
+    """List incidents, newest first, filtered."""
+    filters = IncidentFilters(
+        statuses=status_,
+        severities=severity,
+        service=service_name,
+        q=q,
+        created_after=created_after,
+        created_before=created_before,
+        open=open_,
+    )
+    rows = await service.list_incidents(session, filters, page)
+    return rows.to_page(IncidentOut.of)
+
+
+@router.get(
+    "/{incident_id}",
+    response_model=IncidentOut,
+    responses={**responses(IncidentNotFound), 304: {"description": "Not modified (If-None-Match)"}},
+)
+async def get_incident(
+    incident: CurrentIncident,
+    _: ReadIncidents,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    """One incident by UUID or reference (`INC-42`), with its `ETag`."""
+    tag = etag(incident)
+    if if_none_match is not None and tag in [t.strip() for t in if_none_match.split(",")]:
+        return Response(status_code=304, headers={"ETag": tag})
+    return JSONResponse(IncidentOut.of(incident).model_dump(mode="json"), headers={"ETag": tag})
+
+
+@router.patch(
+    "/{incident_id}",
+    response_model=IncidentOut,
+    responses=responses(
+        IncidentNotFound, BadRequest, InvalidTransition, PreconditionFailed, InvalidInput
+    ),
+)
+async def update_incident(
+    body: IncidentUpdate,
+    session: SessionDep,
+    incident: LockedIncident,
+    principal: WriteIncidents,
+    if_match: Annotated[
+        str | None,
+        Header(description="The `ETag` you read; a stale one is refused with 412"),
+    ] = None,
+) -> JSONResponse:
+    """Change fields, move the status, name the commander or the causing deploy."""
+    _check_if_match(incident, if_match)
+    await service.update_incident(session, incident, body, actor=principal.name)
+    return JSONResponse(
+        IncidentOut.of(incident).model_dump(mode="json"), headers={"ETag": etag(incident)}
+    )

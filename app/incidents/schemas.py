@@ -1,0 +1,99 @@
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, computed_field
+
+from app.core.clock import AwareUTC
+from app.incidents.models import Incident
+from app.incidents.state import Severity, Status, allowed_moves
+
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+Service = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+LabelKey = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+LabelValue = Annotated[str, StringConstraints(max_length=500)]
+Services = Annotated[list[Service], Field(max_length=50)]
+Labels = Annotated[dict[LabelKey, LabelValue], Field(max_length=64)]
+Handle = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[^\s]+$")]
+Summary = Annotated[str, StringConstraints(max_length=20_000)]
+
+
+class IncidentCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "title": "Checkout returns 502 for 30% of requests",
+                "summary": "Error rate on checkout-api jumped after 14:02 UTC.",
+                "severity": "sev2",
+                "services": ["checkout-api"],
+                "labels": {"region": "eu-west-1"},
+                "started_at": "2026-11-28T14:02:00Z",
+            }
+        },
+    )
+
+    title: Title
+    summary: Summary | None = None
+    severity: Severity = Severity.SEV3
+    services: Services = Field(default_factory=list)
+    labels: Labels = Field(default_factory=dict)
+    started_at: AwareUTC | None = Field(
+        default=None, description="When the impact began (default: now); not in the future"
+    )
+
+
+class IncidentUpdate(BaseModel):
+    """Only the fields sent are changed. `status` must be a move the status machine allows."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"example": {"status": "acknowledged", "commander": "alice"}},
+    )
+
+    title: Title | None = None
+    summary: Summary | None = None
+    severity: Severity | None = None
+    services: Services | None = None
+    labels: Labels | None = None
+    status: Status | None = None
+    commander: Handle | None = Field(
+        default=None, description="Handle of the new commander; joins them if not on the incident"
+    )
+    caused_by_deploy_id: uuid.UUID | None = Field(
+        default=None, description="The deploy that caused the incident; null clears it"
+    )
+
+
+class IncidentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    number: int
+    reference: str = Field(examples=["INC-42"])
+    title: str
+    summary: str | None
+    severity: Severity
+    status: Status
+    services: list[str]
+    labels: dict[str, str]
+    commander: str | None
+    caused_by_deploy_id: uuid.UUID | None
+    source: str = Field(description="`api`, or the integration that opened it")
+    started_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    acknowledged_at: datetime | None
+    investigating_at: datetime | None
+    mitigated_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+
+    @computed_field(description="Statuses a PATCH may move to now")  # type: ignore[prop-decorator]
+    @property
+    def allowed_transitions(self) -> list[Status]:
+        return allowed_moves(self.status)
+
+    @classmethod
+    def of(cls, incident: Incident) -> "IncidentOut":
+        return cls.model_validate(incident)

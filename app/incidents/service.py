@@ -1,0 +1,318 @@
+"""Incidents: gap-free human numbers, lookup, filters, changes and the status machine."""
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import exists, func, literal_column, or_, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from app.checklists import service as checklist_service
+from app.checklists.template import ChecklistTemplate
+from app.core.clock import utcnow
+from app.core.errors import Conflict, FieldProblem, InvalidInput, NotFound
+from app.core.events import EventType, emit
+from app.core.pagination import PageParams, Rows, paginate
+from app.incidents.models import Counter, Incident
+from app.incidents.schemas import IncidentCreate, IncidentOut, IncidentUpdate
+from app.incidents.state import OPEN, STAMPS, Severity, Status, allowed_moves, can_move
+from app.timeline import service as timeline_service
+from app.timeline.models import EntryKind
+
+_REFERENCE = re.compile(r"^(?:INC-)?(\d{1,9})$", re.IGNORECASE)
+CLOCK_SKEW_SECONDS = 120
+
+
+class IncidentNotFound(NotFound):
+    pass
+
+
+class InvalidTransition(Conflict):
+    code, title = "invalid-transition", "Status change not allowed"
+
+
+@dataclass(frozen=True)
+class IncidentFilters:
+    statuses: list[Status] | None = None
+    severities: list[Severity] | None = None
+    service: str | None = None
+    q: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    open: bool | None = None
+
+
+async def _next_number(session: AsyncSession) -> int:
+    """Bump the incident counter; the row lock makes numbers unique and gap-free."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = (
+        insert(Counter)
+        .values(name="incident", value=1)
+        .on_conflict_do_update(
+            index_elements=["name"], set_={"value": literal_column("counters.value") + 1}
+        )
+        .returning(col(Counter.value))
+    )
+    return int((await session.execute(statement)).scalar_one())
+
+
+def _not_future(started_at: datetime) -> None:
+    if (started_at - utcnow()).total_seconds() > CLOCK_SKEW_SECONDS:
+        raise InvalidInput(
+            "started_at is in the future",
+            errors=[
+                FieldProblem(
+                    field="body.started_at", message="must not be in the future", type="future_time"
+                )
+            ],
+        )
+
+
+async def create_incident(
+    session: AsyncSession,
+    data: IncidentCreate,
+    *,
+    template: ChecklistTemplate,
+    actor: str,
+    source: str = "api",
+) -> Incident:
+    started_at = data.started_at or utcnow()
+    _not_future(started_at)
+    incident = Incident(
+        number=await _next_number(session),
+        title=data.title,
+        summary=data.summary,
+        severity=data.severity,
+        services=list(dict.fromkeys(data.services)),
+        labels=data.labels,
+        started_at=started_at,
+        source=source,
+    )
+    session.add(incident)
+    await session.flush()
+    await checklist_service.create_checklist(session, incident, template)
+    await timeline_service.record(
+        session,
+        incident,
+        EntryKind.INCIDENT_CREATED,
+        f"{incident.reference} opened: {incident.title} ({incident.severity})",
+        author=actor,
+        data={"source": source, "severity": incident.severity, "services": incident.services},
+    )
+    await emit(session, EventType.INCIDENT_CREATED, _payload(incident), incident_id=incident.id)
+    return incident
+
+
+def _payload(incident: Incident, **extra: Any) -> dict[str, Any]:
+    return {"incident": IncidentOut.of(incident).model_dump(mode="json"), **extra}
+
+
+async def get_incident(session: AsyncSession, ident: str, *, for_update: bool = False) -> Incident:
+    """By UUID, by reference (`INC-42`) or by number (`42`)."""
+    statement = select(Incident)
+    if match := _REFERENCE.match(ident):
+        statement = statement.where(col(Incident.number) == int(match.group(1)))
+    else:
+        try:
+            statement = statement.where(col(Incident.id) == uuid.UUID(ident))
+        except ValueError:
+            raise IncidentNotFound(
+                f"No incident {ident!r}: use its id or reference (INC-42)"
+            ) from None
+    if for_update:
+        statement = statement.with_for_update()
+    incident = await session.scalar(statement)
+    if incident is None:
+        raise IncidentNotFound(f"No incident {ident}")
+    return incident
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def list_incidents(
+    session: AsyncSession, filters: IncidentFilters, page: PageParams
+) -> Rows[Incident]:
+    statement = select(Incident)
+    if filters.statuses:
+        statement = statement.where(col(Incident.status).in_(filters.statuses))
+    if filters.severities:
+        statement = statement.where(col(Incident.severity).in_(filters.severities))
+    if filters.open is not None:
+        is_open = col(Incident.status).in_(OPEN)
+        statement = statement.where(is_open if filters.open else ~is_open)
+    if filters.created_after:
+        statement = statement.where(col(Incident.created_at) >= filters.created_after)
+    if filters.created_before:
+        statement = statement.where(col(Incident.created_at) < filters.created_before)
+    if filters.q:
+        pattern = f"%{_escape_like(filters.q)}%"
+        statement = statement.where(
+            or_(
+                col(Incident.title).ilike(pattern, escape="\\"),
+                col(Incident.summary).ilike(pattern, escape="\\"),
+            )
+        )
+    if filters.service:
+        if session.get_bind().dialect.name == "postgresql":
+            services = type_coerce(col(Incident.services), JSONB)
+            statement = statement.where(services.contains([filters.service]))
+        else:
+            members = func.json_each(col(Incident.services)).table_valued("value")
+            statement = statement.where(exists().where(members.c.value == filters.service))
+    return await paginate(session, statement, page, col(Incident.created_at), col(Incident.id))
+
+
+def _touch(incident: Incident) -> None:
+    incident.version += 1
+    incident.updated_at = utcnow()
+
+
+async def update_incident(
+    session: AsyncSession, incident: Incident, changes: IncidentUpdate, *, actor: str
+) -> Incident:
+    """Apply a PATCH: plain fields, severity, cause, status move and commander, in that order."""
+    sent = changes.model_fields_set
+    for field in ("title", "severity", "status", "services", "labels", "commander"):
+        if field in sent and getattr(changes, field) is None:
+            raise InvalidInput(
+                f"{field} cannot be null",
+                errors=[
+                    FieldProblem(field=f"body.{field}", message="may not be null", type="null")
+                ],
+            )
+    if changes.status is not None:
+        _check_move(incident, changes.status)
+
+    changed: dict[str, dict[str, Any]] = {}
+    for field in ("title", "summary", "services", "labels"):
+        if field in sent:
+            value = getattr(changes, field)
+            value = list(dict.fromkeys(value)) if field == "services" else value
+            if value != getattr(incident, field):
+                changed[field] = {"from": getattr(incident, field), "to": value}
+                setattr(incident, field, value)
+    if changed:
+        await timeline_service.record(
+            session,
+            incident,
+            EntryKind.INCIDENT_UPDATED,
+            f"Changed {', '.join(changed)}",
+            author=actor,
+            data={"changes": changed},
+        )
+    if changes.severity is not None and changes.severity != incident.severity:
+        changed["severity"] = {"from": incident.severity, "to": changes.severity}
+        incident.severity = changes.severity
+        await timeline_service.record(
+            session,
+            incident,
+            EntryKind.SEVERITY_CHANGED,
+            f"Severity {changed['severity']['from']} → {changes.severity}",
+            author=actor,
+            data=changed["severity"],
+        )
+    if (
+        "caused_by_deploy_id" in sent
+        and changes.caused_by_deploy_id != incident.caused_by_deploy_id
+    ):
+        changed["caused_by_deploy_id"] = {
+            "from": str(incident.caused_by_deploy_id) if incident.caused_by_deploy_id else None,
+            "to": str(changes.caused_by_deploy_id) if changes.caused_by_deploy_id else None,
+        }
+        incident.caused_by_deploy_id = changes.caused_by_deploy_id
+        await timeline_service.record(
+            session,
+            incident,
+            EntryKind.DEPLOY_LINKED,
+            f"Cause named: deploy {changes.caused_by_deploy_id}"
+            if changes.caused_by_deploy_id
+            else "Cause cleared",
+            author=actor,
+            data=changed["caused_by_deploy_id"],
+        )
+    if changed:
+        _touch(incident)
+        await session.flush()
+        await emit(
+            session,
+            EventType.INCIDENT_UPDATED,
+            _payload(incident, changes=changed),
+            incident_id=incident.id,
+        )
+    if changes.status is not None:
+        await move(session, incident, changes.status, actor=actor)
+    if changes.commander is not None and changes.commander != incident.commander:
+        from app.participants import (
+            service as participant_service,
+        )  # participants build on incidents
+
+        await participant_service.assign_commander(
+            session, incident, changes.commander, actor=actor
+        )
+    return incident
+
+
+def _check_move(incident: Incident, target: Status) -> None:
+    current = Status(incident.status)
+    if can_move(current, target):
+        return
+    allowed = allowed_moves(current)
+    state = f"already {current}" if target == current else current
+    detail = (
+        f"{incident.reference} is {state}; it can move to {', '.join(allowed)}"
+        if allowed
+        else f"{incident.reference} is {state}, which is final"
+    )
+    raise InvalidTransition(detail, extra={"current": current, "allowed": allowed})
+
+
+async def move(session: AsyncSession, incident: Incident, target: Status, *, actor: str) -> None:
+    """Move along the status machine, stamping the target's `*_at` the first time."""
+    _check_move(incident, target)
+    previous = Status(incident.status)
+    now = utcnow()
+    incident.status = target
+    stamp = STAMPS.get(target)
+    if stamp and getattr(incident, stamp) is None:
+        setattr(incident, stamp, now)
+    _touch(incident)
+    await session.flush()
+    await timeline_service.record(
+        session,
+        incident,
+        EntryKind.STATUS_CHANGED,
+        f"Status {previous} → {target}",
+        author=actor,
+        data={"from": previous, "to": target},
+    )
+    await emit(
+        session,
+        EventType.INCIDENT_STATUS_CHANGED,
+        _payload(incident, **{"from": previous, "to": target}),
+        incident_id=incident.id,
+    )
+
+
+async def set_commander(session: AsyncSession, incident: Incident, handle: str | None) -> None:
+    """Record the incident's commander (the participants domain decides who it is)."""
+    if incident.commander == handle:
+        return
+    change = {"commander": {"from": incident.commander, "to": handle}}
+    incident.commander = handle
+    _touch(incident)
+    await session.flush()
+    await emit(
+        session,
+        EventType.INCIDENT_UPDATED,
+        _payload(incident, changes=change),
+        incident_id=incident.id,
+    )

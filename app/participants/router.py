@@ -1,0 +1,94 @@
+"""Who is on an incident: join, change role, leave (history is kept)."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+from fastapi.responses import JSONResponse
+
+from app.core.api import API_PREFIX
+from app.core.db import SessionDep
+from app.core.errors import Forbidden, InvalidInput, Unauthorized, responses
+from app.core.pagination import Page, PageDep
+from app.core.security import ReadIncidents, WriteIncidents
+from app.incidents.deps import CurrentIncident, LockedIncident
+from app.incidents.service import IncidentNotFound
+from app.participants import service
+from app.participants.schemas import ParticipantCreate, ParticipantOut, ParticipantUpdate
+from app.participants.service import AlreadyParticipating, ParticipantLeft, ParticipantNotFound
+
+router = APIRouter(
+    prefix=f"{API_PREFIX}/incidents/{{incident_id}}/participants",
+    tags=["participants"],
+    responses=responses(Unauthorized, Forbidden, IncidentNotFound),
+)
+
+
+@router.get("", response_model=Page[ParticipantOut], responses=responses(InvalidInput))
+async def list_participants(
+    session: SessionDep,
+    incident: CurrentIncident,
+    page: PageDep,
+    _: ReadIncidents,
+    active: Annotated[
+        bool | None, Query(description="true: only those still on it; false: only those who left")
+    ] = None,
+) -> Page[ParticipantOut]:
+    """Everyone who joined the incident, in order of joining; every stint is listed."""
+    rows = await service.list_participants(session, incident, page, active=active)
+    return rows.to_page(ParticipantOut.of)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ParticipantOut,
+    responses=responses(InvalidInput, AlreadyParticipating),
+)
+async def join_incident(
+    body: ParticipantCreate,
+    session: SessionDep,
+    incident: LockedIncident,
+    principal: WriteIncidents,
+) -> JSONResponse:
+    """Join with a role; joining as `commander` makes you the incident's commander."""
+    participant = await service.join(session, incident, body, actor=principal.name)
+    location = f"{API_PREFIX}/incidents/{incident.id}/participants/{participant.id}"
+    return JSONResponse(
+        ParticipantOut.of(participant).model_dump(mode="json"),
+        status_code=201,
+        headers={"Location": location},
+    )
+
+
+@router.patch(
+    "/{participant_id}",
+    response_model=ParticipantOut,
+    responses=responses(ParticipantNotFound, ParticipantLeft, InvalidInput),
+)
+async def change_role(
+    participant_id: uuid.UUID,
+    body: ParticipantUpdate,
+    session: SessionDep,
+    incident: LockedIncident,
+    principal: WriteIncidents,
+) -> ParticipantOut:
+    """Change a participant's role; a new commander demotes the previous one to observer."""
+    participant = await service.get_participant(session, incident, participant_id)
+    await service.change_role(session, incident, participant, body.role, actor=principal.name)
+    return ParticipantOut.of(participant)
+
+
+@router.delete(
+    "/{participant_id}", response_model=ParticipantOut, responses=responses(ParticipantNotFound)
+)
+async def leave_incident(
+    participant_id: uuid.UUID,
+    session: SessionDep,
+    incident: LockedIncident,
+    principal: WriteIncidents,
+) -> ParticipantOut:
+    """Leave: marks `left_at` (the stint stays in the history). Leaving twice is harmless."""
+    participant = await service.get_participant(session, incident, participant_id)
+    await service.leave(session, incident, participant, actor=principal.name)
+    return ParticipantOut.of(participant)

@@ -1,0 +1,54 @@
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field, computed_field
+
+from app.participants.models import Participant, Role
+
+HANDLE = Field(
+    min_length=1, max_length=100, pattern=r"^[^\s]+$", description="Chat or login handle"
+)
+
+
+class ParticipantCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {"handle": "alice", "name": "Alice Liddell", "team": "sre", "role": "sre"}
+        },
+    )
+
+    handle: str = HANDLE
+    name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+    team: str | None = Field(default=None, max_length=100)
+    role: Role = Role.OBSERVER
+
+
+class ParticipantUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"role": "commander"}})
+
+    role: Role
+
+
+class ParticipantOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    incident_id: uuid.UUID
+    handle: str
+    name: str | None
+    email: str | None
+    team: str | None
+    role: Role
+    joined_at: datetime
+    left_at: datetime | None
+
+    @computed_field(description="Still on the incident (has not left)")  # type: ignore[prop-decorator]
+    @property
+    def active(self) -> bool:
+        return self.left_at is None
+
+    @classmethod
+    def of(cls, participant: Participant) -> "ParticipantOut":
+        return cls.model_validate(participant)

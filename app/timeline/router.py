@@ -1,0 +1,87 @@
+"""The incident timeline: read it in order, and record notes, actions, decisions, observations."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+from fastapi.responses import JSONResponse
+
+from app.core.api import API_PREFIX
+from app.core.db import SessionDep
+from app.core.errors import Forbidden, InvalidInput, Unauthorized, responses
+from app.core.pagination import Page, PageDep
+from app.core.security import ReadIncidents, WriteIncidents
+from app.incidents.deps import CurrentIncident, LockedIncident
+from app.incidents.service import IncidentNotFound
+from app.timeline import service
+from app.timeline.models import EntryKind
+from app.timeline.schemas import EntryCreate, EntryOut, EntryUpdate
+from app.timeline.service import EntryNotFound, GeneratedEntryReadOnly
+
+router = APIRouter(
+    prefix=f"{API_PREFIX}/incidents/{{incident_id}}/timeline",
+    tags=["timeline"],
+    responses=responses(Unauthorized, Forbidden, IncidentNotFound),
+)
+
+
+@router.get("", response_model=Page[EntryOut], responses=responses(InvalidInput))
+async def list_timeline(
+    session: SessionDep,
+    incident: CurrentIncident,
+    page: PageDep,
+    _: ReadIncidents,
+    kind: Annotated[list[EntryKind] | None, Query(description="Repeat for several")] = None,
+) -> Page[EntryOut]:
+    """The timeline in the order things happened (`occurred_at`, then insertion)."""
+    rows = await service.list_entries(session, incident, page, kinds=kind)
+    return rows.to_page(EntryOut.of)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=EntryOut,
+    responses=responses(InvalidInput),
+)
+async def add_entry(
+    body: EntryCreate,
+    session: SessionDep,
+    incident: CurrentIncident,
+    principal: WriteIncidents,
+) -> JSONResponse:
+    """Record a note, action, decision or observation; it may be back-dated."""
+    entry = await service.add_entry(session, incident, body, principal_name=principal.name)
+    location = f"{API_PREFIX}/incidents/{incident.id}/timeline/{entry.id}"
+    return JSONResponse(
+        EntryOut.of(entry).model_dump(mode="json"), status_code=201, headers={"Location": location}
+    )
+
+
+@router.patch(
+    "/{entry_id}",
+    response_model=EntryOut,
+    responses=responses(EntryNotFound, GeneratedEntryReadOnly, InvalidInput),
+)
+async def update_entry(
+    entry_id: uuid.UUID,
+    body: EntryUpdate,
+    session: SessionDep,
+    incident: LockedIncident,
+    _: WriteIncidents,
+) -> EntryOut:
+    """Correct an entry people wrote; generated entries are read-only (409)."""
+    return EntryOut.of(await service.update_entry(session, incident, entry_id, body))
+
+
+@router.delete(
+    "/{entry_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=responses(EntryNotFound, GeneratedEntryReadOnly),
+)
+async def delete_entry(
+    entry_id: uuid.UUID, session: SessionDep, incident: LockedIncident, _: WriteIncidents
+) -> Response:
+    """Delete an entry people wrote; generated entries are read-only (409)."""
+    await service.delete_entry(session, incident, entry_id)
+    return Response(status_code=204)

@@ -1,0 +1,67 @@
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.core.clock import AwareUTC
+from app.timeline.models import EntryKind, TimelineEntry
+
+HumanKind = Literal["note", "action", "decision", "observation"]
+
+
+class EntryCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "kind": "action",
+                "summary": "Scaled checkout to 12 replicas",
+                "body": "CPU was pinned at 100% on all 6 pods.",
+                "author": "alice",
+                "occurred_at": "2026-11-28T14:05:00Z",
+            }
+        },
+    )
+
+    kind: HumanKind = "note"
+    summary: str = Field(min_length=1, max_length=500)
+    body: str | None = Field(default=None, max_length=20_000)
+    author: str | None = Field(default=None, min_length=1, max_length=100)
+    occurred_at: AwareUTC | None = Field(
+        default=None, description="When it happened; may be back-dated, not in the future"
+    )
+    data: dict[str, Any] = Field(default_factory=dict, description="Free-form structured data")
+
+
+class EntryUpdate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"example": {"summary": "Scaled checkout to 16 replicas"}}
+    )
+
+    kind: HumanKind | None = None
+    summary: str | None = Field(default=None, min_length=1, max_length=500)
+    body: str | None = Field(default=None, max_length=20_000)
+    author: str | None = Field(default=None, min_length=1, max_length=100)
+    occurred_at: AwareUTC | None = None
+    data: dict[str, Any] | None = None
+
+
+class EntryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    incident_id: uuid.UUID
+    kind: EntryKind
+    summary: str
+    body: str | None
+    author: str | None
+    data: dict[str, Any]
+    occurred_at: datetime
+    created_at: datetime
+    updated_at: datetime | None
+    generated: bool = Field(description="Written by Muster; read-only")
+
+    @classmethod
+    def of(cls, entry: TimelineEntry) -> "EntryOut":
+        return cls.model_validate(entry)

@@ -1,0 +1,163 @@
+"""The incident timeline: what people record and what Muster records for them."""
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from app.core.clock import utcnow
+from app.core.errors import Conflict, FieldProblem, InvalidInput, NotFound
+from app.core.events import EventType, emit
+from app.core.pagination import PageParams, Rows, paginate
+from app.incidents.models import Incident
+from app.timeline.models import EntryKind, TimelineEntry
+from app.timeline.schemas import EntryCreate, EntryOut, EntryUpdate
+
+CLOCK_SKEW = timedelta(minutes=2)
+
+
+class EntryNotFound(NotFound):
+    pass
+
+
+class GeneratedEntryReadOnly(Conflict):
+    code, title = "generated-entry-read-only", "Generated entries are read-only"
+
+
+def incident_ref(incident: Incident) -> dict[str, Any]:
+    """The short form of an incident carried by every event about it."""
+    return {
+        "id": str(incident.id),
+        "reference": incident.reference,
+        "title": incident.title,
+        "severity": incident.severity,
+        "status": incident.status,
+    }
+
+
+async def record(
+    session: AsyncSession,
+    incident: Incident,
+    kind: EntryKind,
+    summary: str,
+    *,
+    author: str | None = None,
+    data: dict[str, Any] | None = None,
+    body: str | None = None,
+    occurred_at: datetime | None = None,
+) -> TimelineEntry:
+    """Add an entry and its `timeline.event_added` event in the current transaction."""
+    entry = TimelineEntry(
+        incident_id=incident.id,
+        kind=kind,
+        summary=summary[:500],
+        body=body,
+        author=author,
+        data=data or {},
+        occurred_at=occurred_at or utcnow(),
+    )
+    session.add(entry)
+    await session.flush()
+    await emit(
+        session,
+        EventType.TIMELINE_EVENT_ADDED,
+        {"incident": incident_ref(incident), "entry": EntryOut.of(entry).model_dump(mode="json")},
+        incident_id=incident.id,
+    )
+    return entry
+
+
+def _check_not_future(occurred_at: datetime | None) -> None:
+    if occurred_at is not None and occurred_at > utcnow() + CLOCK_SKEW:
+        raise InvalidInput(
+            "occurred_at is in the future",
+            errors=[
+                FieldProblem(
+                    field="body.occurred_at",
+                    message="must not be more than 2 minutes in the future",
+                    type="future_time",
+                )
+            ],
+        )
+
+
+async def add_entry(
+    session: AsyncSession, incident: Incident, entry: EntryCreate, *, principal_name: str
+) -> TimelineEntry:
+    _check_not_future(entry.occurred_at)
+    return await record(
+        session,
+        incident,
+        EntryKind(entry.kind),
+        entry.summary,
+        author=entry.author or principal_name,
+        data=entry.data,
+        body=entry.body,
+        occurred_at=entry.occurred_at,
+    )
+
+
+async def list_entries(
+    session: AsyncSession, incident: Incident, page: PageParams, *, kinds: list[EntryKind] | None
+) -> Rows[TimelineEntry]:
+    statement = select(TimelineEntry).where(col(TimelineEntry.incident_id) == incident.id)
+    if kinds:
+        statement = statement.where(col(TimelineEntry.kind).in_(kinds))
+    return await paginate(
+        session,
+        statement,
+        page,
+        col(TimelineEntry.occurred_at),
+        col(TimelineEntry.seq),
+        descending=False,
+    )
+
+
+async def get_entry(
+    session: AsyncSession, incident: Incident, entry_id: uuid.UUID
+) -> TimelineEntry:
+    entry = await session.scalar(
+        select(TimelineEntry).where(
+            col(TimelineEntry.id) == entry_id, col(TimelineEntry.incident_id) == incident.id
+        )
+    )
+    if entry is None:
+        raise EntryNotFound(f"No timeline entry {entry_id} on {incident.reference}")
+    return entry
+
+
+def _writable(entry: TimelineEntry) -> None:
+    if entry.generated:
+        raise GeneratedEntryReadOnly(
+            f"`{entry.kind}` entries are written by Muster and cannot be changed or deleted"
+        )
+
+
+async def update_entry(
+    session: AsyncSession, incident: Incident, entry_id: uuid.UUID, changes: EntryUpdate
+) -> TimelineEntry:
+    entry = await get_entry(session, incident, entry_id)
+    _writable(entry)
+    _check_not_future(changes.occurred_at)
+    for field in changes.model_fields_set:
+        value = getattr(changes, field)
+        if value is None and field in {"kind", "summary", "occurred_at", "data"}:
+            raise InvalidInput(
+                f"{field} cannot be null",
+                errors=[
+                    FieldProblem(field=f"body.{field}", message="may not be null", type="null")
+                ],
+            )
+        setattr(entry, field, EntryKind(value) if field == "kind" else value)
+    entry.updated_at = utcnow()
+    await session.flush()
+    return entry
+
+
+async def delete_entry(session: AsyncSession, incident: Incident, entry_id: uuid.UUID) -> None:
+    entry = await get_entry(session, incident, entry_id)
+    _writable(entry)
+    await session.delete(entry)
+    await session.flush()

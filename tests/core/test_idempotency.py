@@ -1,0 +1,65 @@
+import asyncio
+
+from tests.core.test_errors import assert_problem
+from tests.factories import count_rows
+
+BODY = {"title": "Checkout errors", "severity": "sev2"}
+
+
+async def test_same_key_and_body_replays_the_first_response(client, database):
+    headers = {"Idempotency-Key": "create-1"}
+    first = await client.post("/api/v1/incidents", json=BODY, headers=headers)
+    again = await client.post("/api/v1/incidents", json=BODY, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert again.headers["location"] == first.headers["location"]
+    assert again.headers["idempotent-replayed"] == "true"
+    assert await count_rows(database, "incidents") == 1
+
+
+async def test_same_key_with_another_body_is_409(client, database):
+    headers = {"Idempotency-Key": "create-2"}
+    await client.post("/api/v1/incidents", json=BODY, headers=headers)
+    problem = assert_problem(
+        await client.post("/api/v1/incidents", json=BODY | {"severity": "sev1"}, headers=headers),
+        409,
+    )
+    assert problem["type"] == "urn:muster:problem:idempotency-key-reused"
+    assert await count_rows(database, "incidents") == 1
+
+
+async def test_keys_belong_to_their_api_key(client, anon_client, database):
+    other = (
+        await client.post("/api/v1/api-keys", json={"name": "bot", "scopes": ["incidents:write"]})
+    ).json()
+    headers = {"Idempotency-Key": "shared"}
+    await client.post("/api/v1/incidents", json=BODY, headers=headers)
+    response = await anon_client.post(
+        "/api/v1/incidents",
+        json=BODY,
+        headers=headers | {"Authorization": f"Bearer {other['key']}"},
+    )
+    assert response.status_code == 201
+    assert "idempotent-replayed" not in response.headers
+    assert await count_rows(database, "incidents") == 2
+
+
+async def test_a_failed_request_does_not_use_up_its_key(client, database):
+    headers = {"Idempotency-Key": "retry-me"}
+    bad = await client.post("/api/v1/incidents", json={"title": ""}, headers=headers)
+    assert bad.status_code == 422
+    good = await client.post("/api/v1/incidents", json=BODY, headers=headers)
+    assert good.status_code == 201
+    assert await count_rows(database, "idempotency_keys") == 1
+
+
+async def test_concurrent_retries_with_one_key_create_one_incident(client, database):
+    headers = {"Idempotency-Key": "storm"}
+    responses = await asyncio.gather(
+        *(client.post("/api/v1/incidents", json=BODY, headers=headers) for _ in range(10))
+    )
+    statuses = [r.status_code for r in responses]
+    assert set(statuses) <= {201, 409}, statuses
+    created = {r.json()["id"] for r in responses if r.status_code == 201}
+    assert len(created) == 1
+    assert await count_rows(database, "incidents") == 1

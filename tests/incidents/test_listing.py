@@ -1,0 +1,67 @@
+from tests.factories import make_incident, move
+
+
+async def _ids(client, **params):
+    response = await client.get("/api/v1/incidents", params=params)
+    assert response.status_code == 200, response.text
+    return [item["reference"] for item in response.json()["items"]]
+
+
+async def test_filters(client):
+    a = await make_incident(
+        client, title="Checkout latency", severity="sev1", services=["checkout"]
+    )
+    b = await make_incident(
+        client,
+        title="Search down",
+        summary="50% of 5xx",
+        severity="sev2",
+        services=["search", "web"],
+    )
+    c = await make_incident(client, title="Disk full", severity="sev3", services=["db"])
+    await move(client, b, "acknowledged")
+    await move(client, c, "resolved")
+
+    assert await _ids(client) == [c["reference"], b["reference"], a["reference"]]
+    assert await _ids(client, status="acknowledged") == [b["reference"]]
+    assert await _ids(client, status=["acknowledged", "triggered"]) == [
+        b["reference"],
+        a["reference"],
+    ]
+    assert await _ids(client, severity="sev1") == [a["reference"]]
+    assert await _ids(client, service="web") == [b["reference"]]
+    assert await _ids(client, service="we") == []
+    assert await _ids(client, q="LATENCY") == [a["reference"]]
+    assert await _ids(client, q="50%") == [b["reference"]]
+    assert await _ids(client, q="%") == [b["reference"]]
+    assert await _ids(client, open="true") == [b["reference"], a["reference"]]
+    assert await _ids(client, open="false") == [c["reference"]]
+    assert await _ids(client, created_after=b["created_at"]) == [c["reference"], b["reference"]]
+    assert await _ids(client, created_before=b["created_at"]) == [a["reference"]]
+
+
+async def test_bad_filters_are_problems(client):
+    for params in (
+        {"status": "done"},
+        {"severity": "high"},
+        {"created_after": "yesterday"},
+        {"open": "maybe"},
+    ):
+        response = await client.get("/api/v1/incidents", params=params)
+        assert response.status_code == 422, params
+        assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_pagination_walks_all_incidents(client):
+    made = [await make_incident(client, title=f"i{n}") for n in range(7)]
+    seen, cursor = [], None
+    while True:
+        page = (
+            await client.get(
+                "/api/v1/incidents", params={"limit": 3} | ({"cursor": cursor} if cursor else {})
+            )
+        ).json()
+        seen += [i["id"] for i in page["items"]]
+        if not (cursor := page["next_cursor"]):
+            break
+    assert seen == [i["id"] for i in reversed(made)]
