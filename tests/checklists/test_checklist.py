@@ -67,7 +67,8 @@ async def test_unknown_item_and_bad_body(client):
 async def test_template_from_a_file(tmp_path):
     path = tmp_path / "checklist.yaml"
     path.write_text(
-        "- key: paged_db_team\n  label: Database team paged\n- key: status_page\n  label: Status page updated\n"
+        "- key: paged_db_team\n  label: Database team paged\n"
+        "- key: status_page\n  label: Status page updated\n"
     )
     assert [i.key for i in load_template(path).items] == ["paged_db_team", "status_page"]
     as_json = tmp_path / "checklist.json"
