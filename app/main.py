@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
+from app.alerts.router import router as alerts_router
 from app.auth.router import router as auth_router
 from app.checklists.router import router as checklist_router
 from app.checklists.template import load_template
@@ -22,6 +23,7 @@ from app.core.idempotency import IdempotentReplay
 from app.core.middleware import BodyLimitMiddleware, Metrics, ObservabilityMiddleware
 from app.core.settings import Settings, get_settings
 from app.incidents.router import router as incidents_router
+from app.integrations.alertmanager import router as alertmanager_router
 from app.ops.router import router as ops_router
 from app.participants.router import router as participants_router
 from app.timeline.router import router as timeline_router
@@ -88,6 +90,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         participants_router,
         timeline_router,
         checklist_router,
+        alerts_router,
+        alertmanager_router,
         auth_router,
         ops_router,
     )

@@ -2,6 +2,7 @@
 
 from sqlmodel import SQLModel
 
+from app.alerts.models import Alert, AlertNotification
 from app.auth.models import ApiKey
 from app.checklists.models import ChecklistItem
 from app.core.events import OutboxEvent
@@ -13,6 +14,8 @@ from app.timeline.models import TimelineEntry
 metadata = SQLModel.metadata
 
 __all__ = [
+    "Alert",
+    "AlertNotification",
     "ApiKey",
     "ChecklistItem",
     "Counter",

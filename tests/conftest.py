@@ -23,6 +23,8 @@ from app.main import create_app
 from app.models import metadata
 
 ADMIN_KEY = "test-admin-key-0123456789"
+ALERTMANAGER_TOKEN = "am-secret-token"  # what the captured fixtures were sent with
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 POSTGRES_URL = os.environ.get(
     "MUSTER_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 )
@@ -60,6 +62,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "database_url": database_url,
         "admin_api_key": ADMIN_KEY,
+        "alertmanager_token": ALERTMANAGER_TOKEN,
         "auto_migrate": True,
         "db_pool_size": 5,
     }

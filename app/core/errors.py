@@ -103,6 +103,10 @@ class PayloadTooLarge(AppError):
     status, code, title = 413, "payload-too-large", "Request body too large"
 
 
+class UnsupportedMediaType(AppError):
+    status, code, title = 415, "unsupported-media-type", "Unsupported media type"
+
+
 class InvalidInput(AppError):
     status, code, title = 422, "validation-error", "Invalid request"
 
@@ -165,6 +169,17 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
+        content_type = request.headers.get("content-type", "")
+        body_errors = any(err["loc"][:1] == ("body",) for err in exc.errors())
+        if body_errors and "json" not in content_type.lower():
+            return problem_response(
+                415,
+                UnsupportedMediaType.title,
+                type_uri=UnsupportedMediaType.type_uri(),
+                detail="Send the body as JSON with Content-Type: application/json"
+                + (f", not {content_type}" if content_type else ""),
+                instance=request.url.path,
+            )
         problems = [
             FieldProblem(field=_location(err["loc"]), message=err["msg"], type=err["type"])
             for err in exc.errors()

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+SEVERITIES = ("sev1", "sev2", "sev3", "sev4")
 DEFAULT_SEVERITY_MAP = {"critical": "sev1", "error": "sev2", "warning": "sev3", "info": "sev4"}
 
 
@@ -42,6 +43,7 @@ class Settings(BaseSettings):
     sre_notify_secret: SecretStr | None = None
 
     severity_map: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_SEVERITY_MAP))
+    alertmanager_auto_mitigate: bool = True
     service_labels: Annotated[list[str], NoDecode] = ["service", "app", "job"]
 
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)
@@ -52,6 +54,14 @@ class Settings(BaseSettings):
     @classmethod
     def _lists(cls, value: Any) -> Any:
         return _split_list(value)
+
+    @field_validator("severity_map")
+    @classmethod
+    def _severities(cls, value: dict[str, str]) -> dict[str, str]:
+        wrong = {k: v for k, v in value.items() if v not in SEVERITIES}
+        if wrong:
+            raise ValueError(f"severities must be one of {', '.join(SEVERITIES)}; got {wrong}")
+        return {k.lower(): v for k, v in value.items()}
 
     @property
     def is_sqlite(self) -> bool:

@@ -6,7 +6,11 @@ from sqlmodel import Field, SQLModel
 
 from app.core.clock import utcnow
 from app.core.db import JSONType, UTCDateTime
-from app.incidents.state import Severity, Status
+from app.incidents.state import OPEN, Severity, Status
+
+OPEN_PREDICATE = "alert_group IS NOT NULL AND status IN ({})".format(
+    ", ".join(f"'{status}'" for status in sorted(OPEN))
+)
 
 
 class Counter(SQLModel, table=True):
@@ -23,6 +27,14 @@ class Incident(SQLModel, table=True):
     __table_args__ = (
         Index("ix_incidents_created_at_id", "created_at", "id"),
         Index("ix_incidents_status_created_at", "status", "created_at"),
+        # One open incident per Alertmanager group: concurrent notifications cannot open two.
+        Index(
+            "uq_incidents_open_alert_group",
+            "alert_group",
+            unique=True,
+            sqlite_where=text(OPEN_PREDICATE),
+            postgresql_where=text(OPEN_PREDICATE),
+        ),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -36,6 +48,10 @@ class Incident(SQLModel, table=True):
     commander: str | None = Field(default=None, max_length=100)
     caused_by_deploy_id: uuid.UUID | None = None
     source: str = Field(default="api", max_length=32)
+    alert_group: str | None = Field(
+        default=None, max_length=64, description="SHA-256 of the Alertmanager group key"
+    )
+    recurrence_of: uuid.UUID | None = Field(default=None, foreign_key="incidents.id")
     version: int = Field(default=1, sa_column_kwargs={"server_default": text("1")})
 
     started_at: datetime = Field(sa_type=UTCDateTime)

@@ -79,7 +79,8 @@ class IncidentOut(BaseModel):
     labels: dict[str, str]
     commander: str | None
     caused_by_deploy_id: uuid.UUID | None
-    source: str = Field(description="`api`, or the integration that opened it")
+    source: str = Field(description="`api`, or the integration that opened it (`alertmanager`)")
+    recurrence_of: uuid.UUID | None = Field(description="The earlier incident this one repeats")
     started_at: datetime
     created_at: datetime
     updated_at: datetime

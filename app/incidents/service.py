@@ -82,6 +82,8 @@ async def create_incident(
     template: ChecklistTemplate,
     actor: str,
     source: str = "api",
+    alert_group: str | None = None,
+    recurrence_of: Incident | None = None,
 ) -> Incident:
     started_at = data.started_at or utcnow()
     _not_future(started_at)
@@ -94,6 +96,8 @@ async def create_incident(
         labels=data.labels,
         started_at=started_at,
         source=source,
+        alert_group=alert_group,
+        recurrence_of=recurrence_of.id if recurrence_of else None,
     )
     session.add(incident)
     await session.flush()
@@ -102,9 +106,15 @@ async def create_incident(
         session,
         incident,
         EntryKind.INCIDENT_CREATED,
-        f"{incident.reference} opened: {incident.title} ({incident.severity})",
+        f"{incident.reference} opened: {incident.title} ({incident.severity})"
+        + (f"; recurrence of {recurrence_of.reference}" if recurrence_of else ""),
         author=actor,
-        data={"source": source, "severity": incident.severity, "services": incident.services},
+        data={
+            "source": source,
+            "severity": incident.severity,
+            "services": incident.services,
+            "recurrence_of": str(recurrence_of.id) if recurrence_of else None,
+        },
     )
     await emit(session, EventType.INCIDENT_CREATED, _payload(incident), incident_id=incident.id)
     return incident

@@ -1,0 +1,345 @@
+"""Alertmanager notifications turned into incidents: grouped, deduplicated, mitigated.
+
+Rules, per notification (one transaction):
+- an identical notification (retry, HA twin, repeat) is recorded once and changes nothing;
+- a firing alert already on an open incident updates it;
+- other alerts of a group with an open incident join that incident;
+- otherwise a new incident opens, linked to the group's previous incident if any;
+- resolved alerts are marked and put on the timeline; when every alert of an incident
+  Alertmanager opened is resolved, the incident moves to `mitigated`.
+Concurrent notifications for one group are serialised by a transaction-scoped advisory
+lock on PostgreSQL, and a partial unique index allows one open incident per group.
+"""
+
+import hashlib
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, text
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from app.alerts.models import Alert, AlertNotification, AlertStatus
+from app.checklists.template import ChecklistTemplate
+from app.core.clock import utcnow
+from app.core.db import insert_ignoring_conflict
+from app.core.pagination import PageParams, Rows, paginate
+from app.core.settings import Settings
+from app.incidents import service as incident_service
+from app.incidents.models import Incident
+from app.incidents.schemas import IncidentCreate, IncidentUpdate
+from app.incidents.state import OPEN, Severity, Status
+from app.timeline import service as timeline_service
+from app.timeline.models import EntryKind
+
+ACTOR = "alertmanager"
+SOURCE = "alertmanager"
+_SEVERITY_RANK = {s: n for n, s in enumerate(Severity)}  # sev1 is the most severe
+
+
+@dataclass(frozen=True)
+class IncomingAlert:
+    fingerprint: str
+    status: AlertStatus
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    starts_at: datetime
+    ends_at: datetime | None
+    generator_url: str | None
+
+    @property
+    def name(self) -> str:
+        return self.labels.get("alertname", "alert")
+
+    @property
+    def label(self) -> str:
+        where = self.labels.get("instance") or self.fingerprint
+        return f"{self.name} ({where})"
+
+
+@dataclass(frozen=True)
+class Notification:
+    group_key: str
+    status: str
+    alerts: Sequence[IncomingAlert]
+    common_labels: dict[str, str]
+    common_annotations: dict[str, str]
+
+
+@dataclass
+class Outcome:
+    duplicate: bool = False
+    opened: list[Incident] = field(default_factory=list)
+    updated: list[Incident] = field(default_factory=list)
+
+
+def digest(notification: Notification) -> str:
+    alerts = sorted(
+        (
+            a.fingerprint,
+            a.status,
+            a.starts_at.isoformat(),
+            a.ends_at.isoformat() if a.ends_at else "",
+        )
+        for a in notification.alerts
+    )
+    raw = json.dumps([notification.group_key, notification.status, alerts])
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _group(group_key: str) -> str:
+    return hashlib.sha256(group_key.encode()).hexdigest()
+
+
+async def _lock_group(session: AsyncSession, group: str) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(bytes.fromhex(group[:16]), "big", signed=True)
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+def severity_of(alerts: Sequence[IncomingAlert], settings: Settings) -> Severity:
+    mapped = [
+        Severity(settings.severity_map.get(a.labels.get("severity", "").lower(), Severity.SEV3))
+        for a in alerts
+    ]
+    return min(mapped, key=_SEVERITY_RANK.__getitem__, default=Severity.SEV3)
+
+
+def services_of(alerts: Sequence[IncomingAlert], settings: Settings) -> list[str]:
+    found: list[str] = []
+    for alert in alerts:
+        values = (alert.labels.get(k, "").strip()[:100] for k in settings.service_labels)
+        value = next((v for v in values if v), None)
+        if value and value not in found:
+            found.append(value)
+    return found[:50]
+
+
+def _incident_fields(
+    notification: Notification, firing: list[IncomingAlert], settings: Settings
+) -> IncidentCreate:
+    first = firing[0]
+    title = (
+        notification.common_annotations.get("summary")
+        or first.annotations.get("summary")
+        or notification.common_labels.get("alertname")
+        or first.name
+    ).strip() or "Alert"
+    summary = notification.common_annotations.get("description") or first.annotations.get(
+        "description"
+    )
+    labels = {k[:100]: v[:500] for k, v in list(notification.common_labels.items())[:64] if k}
+    return IncidentCreate(
+        title=title[:300],
+        summary=summary,
+        severity=severity_of(firing, settings),
+        services=services_of(firing, settings),
+        labels=labels,
+        started_at=min(min(a.starts_at for a in firing), utcnow()),
+    )
+
+
+async def _previous_incident(
+    session: AsyncSession, group: str, fingerprints: list[str]
+) -> Incident | None:
+    """The most recent closed or resolved incident of this group or these alerts."""
+    statement = (
+        select(Incident)
+        .where(col(Incident.status).not_in(OPEN))
+        .where(
+            (col(Incident.alert_group) == group)
+            | col(Incident.id).in_(
+                select(Alert.incident_id).where(col(Alert.fingerprint).in_(fingerprints))
+            )
+        )
+        .order_by(col(Incident.created_at).desc())
+        .limit(1)
+    )
+    return await session.scalar(statement)
+
+
+class _Ingest:
+    """The work on one notification; holds what it has loaded and touched."""
+
+    def __init__(
+        self, session: AsyncSession, settings: Settings, template: ChecklistTemplate
+    ) -> None:
+        self.session, self.settings, self.template = session, settings, template
+        self.outcome = Outcome()
+        self.refired: set[uuid.UUID] = set()
+        self.touched: dict[uuid.UUID, Incident] = {}
+
+    async def run(self, notification: Notification) -> Outcome:
+        group = _group(notification.group_key)
+        await _lock_group(self.session, group)
+        fingerprints = [a.fingerprint for a in notification.alerts]
+        known = {
+            alert.fingerprint: (alert, incident)
+            for alert, incident in (
+                await self.session.execute(
+                    select(Alert, Incident)
+                    .join(Incident, col(Alert.incident_id) == col(Incident.id))
+                    .where(col(Alert.fingerprint).in_(fingerprints), col(Incident.status).in_(OPEN))
+                    .with_for_update(of=Incident)
+                )
+            ).all()
+        }
+        group_incident = await self.session.scalar(
+            select(Incident)
+            .where(col(Incident.alert_group) == group, col(Incident.status).in_(OPEN))
+            .with_for_update()
+        )
+        firing_new = [
+            a
+            for a in notification.alerts
+            if a.status == AlertStatus.FIRING and a.fingerprint not in known
+        ]
+        if firing_new and group_incident is None:
+            group_incident = await self._open(notification, group, firing_new)
+        for incoming in notification.alerts:
+            if incoming.fingerprint in known:
+                alert, incident = known[incoming.fingerprint]
+                await self._update(alert, incident, incoming)
+            elif group_incident is not None:
+                await self._attach(group_incident, incoming)
+        for incident in self.touched.values():
+            await self._settle(incident, notification.alerts)
+        self.outcome.updated = [i for i in self.touched.values() if i not in self.outcome.opened]
+        return self.outcome
+
+    async def _open(
+        self, notification: Notification, group: str, firing: list[IncomingAlert]
+    ) -> Incident:
+        previous = await _previous_incident(self.session, group, [a.fingerprint for a in firing])
+        incident = await incident_service.create_incident(
+            self.session,
+            _incident_fields(notification, firing, self.settings),
+            template=self.template,
+            actor=ACTOR,
+            source=SOURCE,
+            alert_group=group,
+            recurrence_of=previous,
+        )
+        self.outcome.opened.append(incident)
+        return incident
+
+    async def _attach(self, incident: Incident, incoming: IncomingAlert) -> None:
+        alert = Alert(
+            incident_id=incident.id,
+            fingerprint=incoming.fingerprint,
+            alertname=incoming.labels.get("alertname"),
+            status=incoming.status,
+            labels=incoming.labels,
+            annotations=incoming.annotations,
+            starts_at=incoming.starts_at,
+            ends_at=incoming.ends_at,
+            generator_url=incoming.generator_url,
+        )
+        self.session.add(alert)
+        await self.session.flush()
+        await self._entry(incident, incoming)
+        if incoming.status == AlertStatus.FIRING:
+            self.refired.add(incident.id)
+
+    async def _update(self, alert: Alert, incident: Incident, incoming: IncomingAlert) -> None:
+        was = alert.status
+        alert.status, alert.labels, alert.annotations = (
+            incoming.status,
+            incoming.labels,
+            incoming.annotations,
+        )
+        alert.last_received_at, alert.received_count = utcnow(), alert.received_count + 1
+        alert.starts_at, alert.ends_at = incoming.starts_at, incoming.ends_at
+        await self.session.flush()
+        self.touched[incident.id] = incident
+        if was != incoming.status:
+            await self._entry(incident, incoming)
+            if incoming.status == AlertStatus.FIRING:
+                self.refired.add(incident.id)
+
+    async def _entry(self, incident: Incident, incoming: IncomingAlert) -> None:
+        self.touched[incident.id] = incident
+        firing = incoming.status == AlertStatus.FIRING
+        await timeline_service.record(
+            self.session,
+            incident,
+            EntryKind.ALERT_FIRING if firing else EntryKind.ALERT_RESOLVED,
+            f"Alert {'firing' if firing else 'resolved'}: {incoming.label}",
+            author=ACTOR,
+            occurred_at=incoming.starts_at if firing else incoming.ends_at,
+            data={
+                "fingerprint": incoming.fingerprint,
+                "labels": incoming.labels,
+                "summary": incoming.annotations.get("summary"),
+                "generator_url": incoming.generator_url,
+            },
+        )
+
+    async def _settle(self, incident: Incident, alerts: Sequence[IncomingAlert]) -> None:
+        """Raise severity, add services, reopen on re-firing, mitigate when all resolved."""
+        mine = [a for a in alerts if a.status == AlertStatus.FIRING]
+        severity = severity_of(mine, self.settings) if mine else None
+        services = [s for s in services_of(mine, self.settings) if s not in incident.services]
+        changes = IncidentUpdate()
+        if severity and _SEVERITY_RANK[severity] < _SEVERITY_RANK[Severity(incident.severity)]:
+            changes.severity = severity
+        if services:
+            changes.services = [*incident.services, *services][:50]
+        status = Status(incident.status)
+        if incident.id in self.refired and status == Status.MITIGATED:
+            changes.status = Status.INVESTIGATING
+        elif (
+            incident.source == SOURCE
+            and self.settings.alertmanager_auto_mitigate
+            and status in {Status.TRIGGERED, Status.ACKNOWLEDGED, Status.INVESTIGATING}
+            and not await _firing_count(self.session, incident)
+        ):
+            changes.status = Status.MITIGATED
+        if changes.model_fields_set:
+            await incident_service.update_incident(self.session, incident, changes, actor=ACTOR)
+
+
+async def _firing_count(session: AsyncSession, incident: Incident) -> int:
+    return int(
+        await session.scalar(
+            select(func.count())
+            .select_from(Alert)
+            .where(col(Alert.incident_id) == incident.id, col(Alert.status) == AlertStatus.FIRING)
+        )
+        or 0
+    )
+
+
+async def ingest(
+    session: AsyncSession,
+    notification: Notification,
+    *,
+    settings: Settings,
+    template: ChecklistTemplate,
+) -> Outcome:
+    first_time = await insert_ignoring_conflict(
+        session,
+        AlertNotification,
+        {
+            "id": uuid.uuid4(),
+            "digest": digest(notification),
+            "group_key": notification.group_key,
+            "status": notification.status,
+            "alert_count": len(notification.alerts),
+            "received_at": utcnow(),
+        },
+        conflict_on=["digest"],
+    )
+    if not first_time:
+        return Outcome(duplicate=True)
+    return await _Ingest(session, settings, template).run(notification)
+
+
+async def list_alerts(session: AsyncSession, incident: Incident, page: PageParams) -> Rows[Alert]:
+    statement = select(Alert).where(col(Alert.incident_id) == incident.id)
+    return await paginate(
+        session, statement, page, col(Alert.first_received_at), col(Alert.id), descending=False
+    )

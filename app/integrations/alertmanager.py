@@ -1,0 +1,184 @@
+"""Prometheus Alertmanager's webhook (payload version 4).
+
+Alertmanager retries only on 5xx and drops a notification on any 4xx, sends no
+delivery id and signs nothing: so credentials are a bearer token or basic auth from
+its `http_config`, duplicates are recognised by content, and the answer is 200 for
+anything accepted (duplicates included) and 503 only when it should retry.
+"""
+
+import base64
+import binascii
+import hashlib
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Header, Request
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from app.alerts import service
+from app.alerts.models import AlertStatus
+from app.core.api import API_PREFIX
+from app.core.db import SessionDep
+from app.core.errors import (
+    InvalidInput,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    Unauthorized,
+    responses,
+)
+from app.core.security import same_secret
+from app.core.settings import Settings
+from app.incidents.deps import TemplateDep
+
+# Alertmanager's zero time: firing alerts carry it as `endsAt`.
+_ZERO_TIME_YEAR = 1
+
+
+class AlertmanagerAlert(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    status: Literal["firing", "resolved"]
+    labels: dict[str, str]
+    annotations: dict[str, str] = Field(default_factory=dict)
+    startsAt: datetime  # Alertmanager spells its fields in camelCase
+    endsAt: datetime | None = None
+    generatorURL: str | None = None
+    fingerprint: str | None = Field(default=None, min_length=1, max_length=64)
+
+    @field_validator("endsAt")
+    @classmethod
+    def _zero_is_none(cls, value: datetime | None) -> datetime | None:
+        return None if value is None or value.year == _ZERO_TIME_YEAR else value
+
+    def to_incoming(self) -> service.IncomingAlert:
+        fingerprint = (
+            self.fingerprint
+            or hashlib.sha256(repr(sorted(self.labels.items())).encode()).hexdigest()[:16]
+        )
+        return service.IncomingAlert(
+            fingerprint=fingerprint,
+            status=AlertStatus(self.status),
+            labels=self.labels,
+            annotations=self.annotations,
+            starts_at=self.startsAt,
+            ends_at=self.endsAt,
+            generator_url=self.generatorURL,
+        )
+
+
+class AlertmanagerPayload(BaseModel):
+    """Alertmanager's webhook body, version 4; fields it adds later are accepted and ignored."""
+
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "example": {
+                "version": "4",
+                "groupKey": '{}:{alertname="HighErrorRate", service="checkout"}',
+                "status": "firing",
+                "receiver": "muster",
+                "groupLabels": {"alertname": "HighErrorRate", "service": "checkout"},
+                "commonLabels": {
+                    "alertname": "HighErrorRate",
+                    "service": "checkout",
+                    "severity": "critical",
+                },
+                "commonAnnotations": {"summary": "checkout 5xx ratio above 5%"},
+                "externalURL": "http://alertmanager:9093",
+                "alerts": [
+                    {
+                        "status": "firing",
+                        "labels": {
+                            "alertname": "HighErrorRate",
+                            "service": "checkout",
+                            "severity": "critical",
+                        },
+                        "annotations": {"summary": "checkout 5xx ratio above 5%"},
+                        "startsAt": "2026-11-28T14:01:26.07Z",
+                        "endsAt": "0001-01-01T00:00:00Z",
+                        "generatorURL": "http://prometheus:9090/graph",
+                        "fingerprint": "fc08facb203df495",
+                    }
+                ],
+            }
+        },
+    )
+
+    version: Literal["4"]
+    groupKey: str = Field(min_length=1)
+    status: Literal["firing", "resolved"]
+    receiver: str = ""
+    alerts: list[AlertmanagerAlert] = Field(max_length=5000)
+    groupLabels: dict[str, str] = Field(default_factory=dict)
+    commonLabels: dict[str, str] = Field(default_factory=dict)
+    commonAnnotations: dict[str, str] = Field(default_factory=dict)
+    externalURL: str = ""
+    truncatedAlerts: int = 0
+
+    def to_notification(self) -> service.Notification:
+        return service.Notification(
+            group_key=self.groupKey,
+            status=self.status,
+            alerts=[alert.to_incoming() for alert in self.alerts],
+            common_labels=self.commonLabels,
+            common_annotations=self.commonAnnotations,
+        )
+
+
+class AlertmanagerAck(BaseModel):
+    status: Literal["accepted", "duplicate"] = Field(
+        description="`duplicate`: this exact notification was already processed; nothing changed"
+    )
+    opened: list[str] = Field(description="References of incidents this notification opened")
+    updated: list[str] = Field(description="References of incidents it updated")
+
+
+def _check_credentials(settings: Settings, authorization: str | None) -> None:
+    token, basic = settings.alertmanager_token, settings.alertmanager_basic_auth
+    if token is None and basic is None:
+        raise ServiceUnavailable(
+            "Alertmanager ingestion is not configured: set MUSTER_ALERTMANAGER_TOKEN "
+            "or MUSTER_ALERTMANAGER_BASIC_AUTH"
+        )
+    scheme, _, credentials = (authorization or "").partition(" ")
+    if token is not None and scheme.lower() == "bearer":
+        if same_secret(credentials.strip(), token.get_secret_value()):
+            return
+    elif basic is not None and scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(credentials.strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            decoded = ""
+        if same_secret(decoded, basic.get_secret_value()):
+            return
+    raise Unauthorized("Alertmanager credentials are missing or wrong")
+
+
+async def alertmanager_credentials(
+    request: Request, authorization: Annotated[str | None, Header(include_in_schema=False)] = None
+) -> None:
+    _check_credentials(request.app.state.settings, authorization)
+
+
+router = APIRouter(prefix=f"{API_PREFIX}/webhooks", tags=["webhooks"])
+
+
+@router.post(
+    "/alertmanager",
+    response_model=AlertmanagerAck,
+    dependencies=[Depends(alertmanager_credentials)],
+    responses=responses(Unauthorized, InvalidInput, PayloadTooLarge, ServiceUnavailable),
+    openapi_extra={"security": [{"HTTPBearer": []}, {"HTTPBasic": []}]},
+)
+async def receive_alertmanager(
+    payload: AlertmanagerPayload, request: Request, session: SessionDep, template: TemplateDep
+) -> AlertmanagerAck:
+    """Alertmanager webhook: opens, groups, updates and mitigates incidents; 200 when accepted."""
+    outcome = await service.ingest(
+        session, payload.to_notification(), settings=request.app.state.settings, template=template
+    )
+    return AlertmanagerAck(
+        status="duplicate" if outcome.duplicate else "accepted",
+        opened=[i.reference for i in outcome.opened],
+        updated=[i.reference for i in outcome.updated],
+    )
