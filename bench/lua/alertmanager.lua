@@ -1,0 +1,49 @@
+-- Alertmanager notifications of 5 alerts: 80% repeats of known groups, 20% new groups.
+local counter = 0
+local thread_id = 0
+local repeats = {}
+
+function setup(thread)
+  thread:set("thread_id", thread_id)
+  thread_id = thread_id + 1
+end
+
+local function body(group, starts)
+  local alerts = {}
+  for i = 1, 5 do
+    alerts[i] = string.format(
+      '{"status":"firing","labels":{"alertname":"HighErrorRate","service":"svc-%s","severity":"warning","instance":"i-%d"},' ..
+      '"annotations":{"summary":"svc-%s error rate above 5%%"},"startsAt":"%s","endsAt":"0001-01-01T00:00:00Z",' ..
+      '"generatorURL":"http://prometheus/graph","fingerprint":"%s%02d"}',
+      group, i, group, starts, group, i)
+  end
+  return string.format(
+    '{"receiver":"muster","status":"firing","alerts":[%s],"groupLabels":{"alertname":"HighErrorRate","service":"svc-%s"},' ..
+    '"commonLabels":{"alertname":"HighErrorRate","service":"svc-%s","severity":"warning"},' ..
+    '"commonAnnotations":{"summary":"svc-%s error rate above 5%%"},"externalURL":"http://alertmanager:9093",' ..
+    '"version":"4","groupKey":"{}:{alertname=\\"HighErrorRate\\", service=\\"svc-%s\\"}","truncatedAlerts":0}',
+    table.concat(alerts, ","), group, group, group, group)
+end
+
+function init(args)
+  math.randomseed(os.time() + thread_id * 7919)
+  local run = args[1] or "r"
+  for i = 1, 20 do
+    repeats[i] = body(string.format("%s-rep-%d-%d", run, thread_id, i), "2026-11-28T14:01:26.07Z")
+  end
+  wrk.method = "POST"
+  wrk.headers["Content-Type"] = "application/json"
+  wrk.headers["Authorization"] = "Bearer " .. (os.getenv("BENCH_AM_TOKEN") or "bench-am-token")
+  prefix = run
+end
+
+function request()
+  counter = counter + 1
+  local payload
+  if math.random() < 0.2 then
+    payload = body(string.format("%s-new-%d-%d", prefix, thread_id, counter), "2026-11-28T14:01:26.07Z")
+  else
+    payload = repeats[math.random(#repeats)]
+  end
+  return wrk.format(nil, nil, nil, payload)
+end

@@ -1,0 +1,296 @@
+"""`make bench`: Muster against its ceilings, on PostgreSQL, driven by wrk on loopback.
+
+Starts Muster as a real `muster serve` process (1 worker, then 2), seeds data, and in
+the same run serves the ceilings (bench/ceiling.py: parse-only FastAPI, raw asyncpg
+page). Each workload: 32 connections, a warm-up, then two 10 s runs. Prints a table
+and, last, one JSON line.
+"""
+
+import asyncio
+import json
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+HERE = Path(__file__).resolve().parent
+BIN = Path(sys.executable).parent
+BASE_URL = os.environ.get("MUSTER_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+DURATION = os.environ.get("BENCH_DURATION", "10s")
+WARMUP = os.environ.get("BENCH_WARMUP", "3s")
+CONNECTIONS = 32
+ADMIN_KEY = "bench-admin-key-0123456789"
+AM_TOKEN = "bench-am-token"
+SMALL, LARGE, TIMELINE = 1_000, 200_000, 10_000
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"{url} exited:\n{log.read_text()}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"{url} not ready:\n{log.read_text()}")
+
+
+class Server:
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], ready_path: str, tmp: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = tmp / f"{name}.log"
+        env = env | {"MUSTER_PORT": str(self.port), "MUSTER_HOST": "127.0.0.1"}
+        argv = [a.replace("{port}", str(self.port)) for a in argv]
+        self.process = subprocess.Popen(argv, env=env, stdout=self.log.open("w"), stderr=subprocess.STDOUT)
+        wait_ready(self.url + ready_path, self.process, self.log)
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def _ms(value: str, unit: str) -> float:
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
+
+
+def wrk(url: str, script: str, *args: str, duration: str = DURATION, env: dict[str, str] | None = None) -> dict[str, float]:
+    command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{duration}", "--latency", "-s", str(HERE / "lua" / script), url]
+    if args:
+        command += ["--", *args]
+    out = subprocess.run(command, capture_output=True, text=True, env=os.environ | (env or {}), check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    latency = {p: _ms(v, u) for p, v, u in re.findall(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.M)}
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    total = re.search(r"(\d+) requests in", out)
+    return {
+        "rps": rps,
+        "p50": latency.get("50", 0.0),
+        "p99": latency.get("99", 0.0),
+        "errors": float(errors.group(1)) if errors else 0.0,
+        "requests": float(total.group(1)) if total else 0.0,
+    }
+
+
+def measure(url: str, script: str, *args: str, env: dict[str, str] | None = None) -> dict[str, float]:
+    """Warm up, then two runs; report the mean of both and each run's figures."""
+    tagged = script != "get.lua"  # write workloads get a fresh tag per run (new groups, keys)
+    wrk(url, script, *args, *(("warmup",) if tagged else ()), duration=WARMUP, env=env)
+    runs = []
+    for rep in range(2):
+        extra = (f"rep{rep}-{uuid.uuid4().hex[:6]}",) if tagged else ()
+        runs.append(wrk(url, script, *args, *extra, env=env))
+    result = {k: statistics.mean(r[k] for r in runs) for k in runs[0]}
+    result["runs"] = [round(r["rps"], 1) for r in runs]  # type: ignore[assignment]
+    return result
+
+
+SEED_INCIDENTS = """
+INSERT INTO incidents (id, number, title, summary, severity, status, services, labels, source,
+                       version, started_at, created_at, updated_at)
+SELECT gen_random_uuid(), n, 'Seeded incident ' || n, 'seeded for the benchmark',
+       (ARRAY['sev1','sev2','sev3','sev4'])[1 + n % 4],
+       (ARRAY['triggered','acknowledged','investigating','mitigated','resolved','closed'])[1 + n % 6],
+       jsonb_build_array('svc-' || (n % 50)), '{}'::jsonb, 'api', 1,
+       now() - interval '1 second' * ($2 - n) - interval '1 hour',
+       now() - interval '1 second' * ($2 - n) - interval '1 hour',
+       now() - interval '1 second' * ($2 - n) - interval '1 hour'
+FROM generate_series($1::int, $2::int) AS n
+"""
+SEED_TIMELINE = """
+INSERT INTO timeline_entries (id, incident_id, kind, summary, author, data, occurred_at, created_at)
+SELECT gen_random_uuid(), $1, 'note', 'Entry ' || n, 'bench', '{}'::jsonb,
+       now() - interval '1 second' * ($2 - n), now()
+FROM generate_series(1, $2::int) AS n
+"""
+
+
+async def seed(dsn: str, start: int, end: int) -> None:
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute(SEED_INCIDENTS, start, end)
+        await connection.execute(
+            "INSERT INTO counters (name, value) VALUES ('incident', $1) "
+            "ON CONFLICT (name) DO UPDATE SET value = GREATEST(counters.value, $1)",
+            end,
+        )
+        await connection.execute("ANALYZE incidents")
+    finally:
+        await connection.close()
+
+
+async def seed_timeline(dsn: str, incident_id: str) -> None:
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute(SEED_TIMELINE, uuid.UUID(incident_id), TIMELINE)
+        await connection.execute("ANALYZE timeline_entries")
+    finally:
+        await connection.close()
+
+
+def muster_env(sa_url: str, workers: int) -> dict[str, str]:
+    return os.environ | {
+        "MUSTER_DATABASE_URL": sa_url,
+        "MUSTER_ADMIN_API_KEY": ADMIN_KEY,
+        "MUSTER_ALERTMANAGER_TOKEN": AM_TOKEN,
+        "MUSTER_WORKERS": str(workers),
+        "MUSTER_LOG_LEVEL": "WARNING",
+    }
+
+
+def create_key(env: dict[str, str]) -> str:
+    out = subprocess.run(
+        [str(BIN / "muster"), "create-api-key", "--name", "bench", "--scopes", "incidents:write"],
+        env=env, capture_output=True, text=True, check=True,
+    )
+    return out.stdout.strip()
+
+
+def row(name: str, figures: dict[str, float]) -> str:
+    runs = ", ".join(str(r) for r in figures.get("runs", []))  # type: ignore[union-attr]
+    return (
+        f"{name:<44} {figures['rps']:>9.1f} {figures['p50']:>8.1f} {figures['p99']:>8.1f} "
+        f"{int(figures['errors']):>6}  [{runs}]"
+    )
+
+
+def main() -> None:
+    cores = os.cpu_count() or 1
+    db = f"muster_bench_{uuid.uuid4().hex[:8]}"
+    base = BASE_URL.rsplit("/", 1)[0]
+    dsn, sa_url = f"{base}/{db}", f"{base}/{db}".replace("postgresql://", "postgresql+asyncpg://", 1)
+    async def create_db() -> None:
+        connection = await asyncpg.connect(BASE_URL)
+        await connection.execute(f'CREATE DATABASE "{db}"')
+        await connection.close()
+
+    async def drop_db() -> None:
+        connection = await asyncpg.connect(BASE_URL)
+        await connection.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        await connection.close()
+
+    asyncio.run(create_db())
+    tmp = Path(tempfile.mkdtemp(prefix="muster-bench-"))
+    results: dict[str, dict[str, float]] = {}
+    servers: list[Server] = []
+    try:
+        env1 = muster_env(sa_url, 1)
+        subprocess.run([str(BIN / "muster"), "migrate"], env=env1, check=True, capture_output=True)
+        key = create_key(env1)
+        am = {"BENCH_AM_TOKEN": AM_TOKEN}
+        api = {"BENCH_API_KEY": key}
+
+        ceiling = Server(
+            "ceiling",
+            [str(BIN / "uvicorn"), "bench.ceiling:app", "--port", "{port}", "--log-level", "warning", "--no-access-log"],
+            os.environ | {"BENCH_DSN": dsn, "PYTHONPATH": str(HERE.parent)},
+            "/docs",
+            tmp,
+        )
+        servers.append(ceiling)
+        muster = Server("muster-1", [str(BIN / "muster"), "serve"], env1, "/readyz", tmp)
+        servers.append(muster)
+        print(f"seeding {SMALL} incidents …", file=sys.stderr)
+        asyncio.run(seed(dsn, 1, SMALL))
+        list_path = "/api/v1/incidents?limit=50"
+        results["list_small"] = measure(muster.url, "get.lua", list_path, env=api)
+
+        print(f"seeding up to {LARGE} incidents and a timeline of {TIMELINE} …", file=sys.stderr)
+        asyncio.run(seed(dsn, SMALL + 1, LARGE))
+        made = httpx.post(
+            f"{muster.url}/api/v1/incidents",
+            json={"title": "Incident with a long timeline"},
+            headers={"Authorization": f"Bearer {key}"},
+        ).json()
+        asyncio.run(seed_timeline(dsn, made["id"]))
+
+        results["parse_ceiling"] = measure(ceiling.url + "/parse", "alertmanager.lua", env=am)
+        results["page_ceiling"] = measure(ceiling.url, "get.lua", "/page")
+        results["ingest"] = measure(muster.url + "/api/v1/webhooks/alertmanager", "alertmanager.lua", env=am)
+        results["create"] = measure(muster.url + "/api/v1/incidents", "create.lua", env=api)
+        results["list"] = measure(muster.url, "get.lua", list_path, env=api)
+        filters = [
+            "/api/v1/incidents?limit=50&status=triggered",
+            "/api/v1/incidents?limit=50&severity=sev1&open=true",
+            "/api/v1/incidents?limit=50&service=svc-7",
+            "/api/v1/incidents?limit=50&q=incident%2042",
+        ]
+        results["list_filtered"] = measure(muster.url, "get.lua", *filters, env=api)
+        timeline = f"/api/v1/incidents/{made['id']}/timeline?limit=50"
+        results["timeline"] = measure(muster.url, "get.lua", timeline, env=api)
+        muster.stop()
+        servers.remove(muster)
+
+        muster2 = Server("muster-2", [str(BIN / "muster"), "serve"], muster_env(sa_url, 2), "/readyz", tmp)
+        servers.append(muster2)
+        results["ingest_2w"] = measure(muster2.url + "/api/v1/webhooks/alertmanager", "alertmanager.lua", env=am)
+        results["create_2w"] = measure(muster2.url + "/api/v1/incidents", "create.lua", env=api)
+        results["list_2w"] = measure(muster2.url, "get.lua", list_path, env=api)
+        results["timeline_2w"] = measure(muster2.url, "get.lua", timeline, env=api)
+    finally:
+        for server in servers:
+            server.stop()
+        asyncio.run(drop_db())
+
+    print(f"\nMuster benchmark — {cores} cores, PostgreSQL, wrk -c{CONNECTIONS}, {DURATION} × 2 after warm-up")
+    print(f"{'workload':<44} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non2xx':>6}  [runs req/s]")
+    labels = {
+        "parse_ceiling": "ceiling: parse-only Alertmanager endpoint",
+        "page_ceiling": "ceiling: raw asyncpg keyset page of 50",
+        "ingest": "Alertmanager ingest, 5 alerts, 80% repeats",
+        "create": "POST /incidents with Idempotency-Key",
+        "list_small": f"GET /incidents?limit=50 at {SMALL:,}",
+        "list": f"GET /incidents?limit=50 at {LARGE:,}",
+        "list_filtered": f"GET /incidents filtered at {LARGE:,}",
+        "timeline": f"GET timeline ({TIMELINE:,} entries) page of 50",
+        "ingest_2w": "Alertmanager ingest, 2 workers",
+        "create_2w": "POST /incidents, 2 workers",
+        "list_2w": "GET /incidents?limit=50, 2 workers",
+        "timeline_2w": "GET timeline page, 2 workers",
+    }
+    for name, label in labels.items():
+        print(row(label, results[name]))
+    summary = {
+        "ingest_alerts_per_s": round(results["ingest"]["rps"] * 5, 1),
+        "ingest_p99_ms": round(results["ingest"]["p99"], 1),
+        "ingest_ratio": round(results["ingest"]["rps"] / results["parse_ceiling"]["rps"], 3),
+        "create_incident_per_s": round(results["create"]["rps"], 1),
+        "create_p99_ms": round(results["create"]["p99"], 1),
+        "list_per_s": round(results["list"]["rps"], 1),
+        "list_p99_ms": round(results["list"]["p99"], 1),
+        "list_ratio": round(results["list"]["rps"] / results["page_ceiling"]["rps"], 3),
+        "list_filtered_per_s": round(results["list_filtered"]["rps"], 1),
+        "timeline_p99_ms": round(results["timeline"]["p99"], 1),
+        "list_growth": round(results["list"]["p50"] / results["list_small"]["p50"], 3),
+        "ingest_alerts_per_s_2_workers": round(results["ingest_2w"]["rps"] * 5, 1),
+        "list_per_s_2_workers": round(results["list_2w"]["rps"], 1),
+        "errors": int(sum(r["errors"] for r in results.values())),
+        "cores": cores,
+    }
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
