@@ -47,17 +47,20 @@ class IdempotencyKeyReused(Conflict):
 
 
 class IdempotentReplay(Exception):
-    """Raised to answer with the stored response instead of running the route."""
+    """Raised to answer with the stored response instead of running the route.
+
+    The response is copied out of the record here: by the time the handler runs, the
+    request's session has rolled back and closed, and the record can no longer be read.
+    """
 
     def __init__(self, record: IdempotencyRecord) -> None:
-        self.record = record
+        self.status_code = record.status_code or 200
+        self.body = record.response_body
+        self.headers = dict(record.response_headers or {})
 
     def response(self) -> JSONResponse:
-        headers = dict(self.record.response_headers or {})
-        headers[REPLAYED_HEADER] = "true"
-        return JSONResponse(
-            self.record.response_body, status_code=self.record.status_code or 200, headers=headers
-        )
+        headers = self.headers | {REPLAYED_HEADER: "true"}
+        return JSONResponse(self.body, status_code=self.status_code, headers=headers)
 
 
 def fingerprint(method: str, path: str, body: bytes) -> str:
