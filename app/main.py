@@ -19,6 +19,8 @@ from app.core.errors import install_error_handlers
 from app.core.idempotency import IdempotentReplay
 from app.core.middleware import BodyLimitMiddleware, Metrics, ObservabilityMiddleware
 from app.core.settings import Settings, get_settings
+from app.deploys.router import router as deploys_router
+from app.integrations.router import router as webhooks_router
 from app.ops.router import router as ops_router
 
 SWAGGER_ASSETS = Path(fastapi_offline.__file__).parent / "static"
@@ -77,7 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
 
-    for router in (auth_router, ops_router):
+    for router in (auth_router, deploys_router, webhooks_router, ops_router):
         app.include_router(router)
     _mount_docs(app)
     return app
