@@ -22,8 +22,10 @@ from app.core.errors import install_error_handlers
 from app.core.idempotency import IdempotentReplay
 from app.core.middleware import BodyLimitMiddleware, Metrics, ObservabilityMiddleware
 from app.core.settings import Settings, get_settings
+from app.deploys.router import router as deploys_router
 from app.incidents.router import router as incidents_router
 from app.integrations.alertmanager import router as alertmanager_router
+from app.integrations.router import router as webhooks_router
 from app.ops.router import router as ops_router
 from app.participants.router import router as participants_router
 from app.timeline.router import router as timeline_router
@@ -92,6 +94,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         checklist_router,
         alerts_router,
         alertmanager_router,
+        deploys_router,
+        webhooks_router,
         auth_router,
         ops_router,
     )

@@ -7,7 +7,9 @@ from app.auth.models import ApiKey
 from app.checklists.models import ChecklistItem
 from app.core.events import OutboxEvent
 from app.core.idempotency import IdempotencyRecord
+from app.deploys.models import Deploy
 from app.incidents.models import Counter, Incident
+from app.integrations.models import InboundDelivery
 from app.participants.models import Participant
 from app.timeline.models import TimelineEntry
 
@@ -19,7 +21,9 @@ __all__ = [
     "ApiKey",
     "ChecklistItem",
     "Counter",
+    "Deploy",
     "IdempotencyRecord",
+    "InboundDelivery",
     "Incident",
     "OutboxEvent",
     "Participant",

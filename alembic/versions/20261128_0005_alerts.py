@@ -1,7 +1,7 @@
 """Alerts from Alertmanager, its notifications, and incident grouping and recurrence
 
 Revision ID: 0005
-Revises: 0002
+Revises: 0003
 Create Date: 2026-11-28
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0005"
-down_revision: str | None = "0002"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """RFC 9457 problem details: one error base class, one renderer, documented responses."""
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, ClassVar
 
@@ -110,6 +110,18 @@ class UnsupportedMediaType(AppError):
 class InvalidInput(AppError):
     status, code, title = 422, "validation-error", "Invalid request"
 
+    @classmethod
+    def from_errors(cls, errors: Sequence[Any], *, prefix: tuple[str, ...] = ()) -> "InvalidInput":
+        """From pydantic's `errors()`, each field located under `prefix` (e.g. `body`)."""
+        problems = [
+            FieldProblem(
+                field=_location((*prefix, *err["loc"])), message=err["msg"], type=err["type"]
+            )
+            for err in errors
+        ]
+        fields = ", ".join(sorted({p.field for p in problems}))
+        return cls(f"Invalid input: {fields}" if fields else "Invalid input", errors=problems)
+
 
 class ServiceUnavailable(AppError):
     status, code, title = 503, "service-unavailable", "Service unavailable"
@@ -180,19 +192,7 @@ def install_error_handlers(app: FastAPI) -> None:
                 + (f", not {content_type}" if content_type else ""),
                 instance=request.url.path,
             )
-        problems = [
-            FieldProblem(field=_location(err["loc"]), message=err["msg"], type=err["type"])
-            for err in exc.errors()
-        ]
-        fields = ", ".join(sorted({p.field for p in problems}))
-        return problem_response(
-            422,
-            InvalidInput.title,
-            type_uri=InvalidInput.type_uri(),
-            detail=f"Invalid input: {fields}" if fields else "Invalid input",
-            instance=request.url.path,
-            errors=problems,
-        )
+        return await app_error(request, InvalidInput.from_errors(exc.errors()))
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)

@@ -38,6 +38,13 @@ class Settings(BaseSettings):
     alertmanager_basic_auth: SecretStr | None = None
     github_webhook_secret: SecretStr | None = None
     gitlab_webhook_token: SecretStr | None = None
+    # Deploys from webhooks: repository / project -> Muster service name (JSON objects).
+    github_service_map: dict[str, str] = Field(default_factory=dict)
+    gitlab_service_map: dict[str, str] = Field(default_factory=dict)
+    # A completed workflow run is a deploy when its name or path contains one of these
+    # (case-insensitive). Workflow runs and releases name no environment: they get the default.
+    github_deploy_workflows: Annotated[list[str], NoDecode] = ["deploy"]
+    github_default_environment: str = Field(default="production", min_length=1, max_length=100)
 
     sre_notify_urls: Annotated[list[str], NoDecode] = []
     sre_notify_secret: SecretStr | None = None
@@ -62,6 +69,14 @@ class Settings(BaseSettings):
         if wrong:
             raise ValueError(f"severities must be one of {', '.join(SEVERITIES)}; got {wrong}")
         return {k.lower(): v for k, v in value.items()}
+
+    @field_validator("github_deploy_workflows", mode="before")
+    @classmethod
+    def _substrings(cls, value: Any) -> Any:
+        value = _split_list(value)
+        if isinstance(value, list):
+            return [str(item).strip().casefold() for item in value if str(item).strip()]
+        return value
 
     @property
     def is_sqlite(self) -> bool:

@@ -1,0 +1,89 @@
+"""Release history: CI reports deploys; people and other domains read them."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+from fastapi.responses import JSONResponse
+
+from app.core.api import API_PREFIX
+from app.core.db import SessionDep
+from app.core.errors import Forbidden, InvalidInput, NotFound, Unauthorized, responses
+from app.core.idempotency import IdempotencyDep, IdempotencyKeyReused
+from app.core.pagination import Page, PageDep
+from app.core.security import ReadIncidents, WriteDeploys
+from app.deploys import service
+from app.deploys.models import DeploySource, DeployStatus
+from app.deploys.schemas import DeployCreate, DeployOut, Timestamp
+
+router = APIRouter(
+    prefix=f"{API_PREFIX}/deploys",
+    tags=["deploys"],
+    responses=responses(Unauthorized, Forbidden),
+)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DeployOut,
+    responses={
+        200: {
+            "model": DeployOut,
+            "description": "A deploy with this `external_id` existed and was updated",
+        },
+        **responses(InvalidInput, IdempotencyKeyReused),
+    },
+)
+async def record_deploy(
+    body: DeployCreate, session: SessionDep, _: WriteDeploys, idempotency: IdempotencyDep
+) -> JSONResponse:
+    """Report a deploy from CI; re-sending its `external_id` updates the same deploy."""
+    deploy, created = await service.record_deploy(
+        session, source=DeploySource.API, **body.model_dump()
+    )
+    out = DeployOut.model_validate(deploy)
+    if not created:
+        return await idempotency.respond(out, status_code=status.HTTP_200_OK)
+    return await idempotency.respond(
+        out,
+        status_code=status.HTTP_201_CREATED,
+        headers={"Location": f"{API_PREFIX}/deploys/{deploy.id}"},
+    )
+
+
+@router.get("", response_model=Page[DeployOut], responses=responses(InvalidInput))
+async def list_deploys(
+    session: SessionDep,
+    page: PageDep,
+    _: ReadIncidents,
+    service_name: Annotated[str | None, Query(alias="service", max_length=100)] = None,
+    environment: Annotated[str | None, Query(max_length=100)] = None,
+    deploy_status: Annotated[
+        list[DeployStatus] | None, Query(alias="status", description="Repeatable")
+    ] = None,
+    since: Annotated[
+        Timestamp | None,
+        Query(description="Finished (or, while unfinished, started) at or after this time"),
+    ] = None,
+    until: Annotated[
+        Timestamp | None, Query(description="Finished (or, while unfinished, started) before this")
+    ] = None,
+) -> Page[DeployOut]:
+    """List deploys, most recently finished (or started, while running) first."""
+    rows = await service.list_deploys(
+        session,
+        page,
+        service=service_name,
+        environment=environment,
+        statuses=deploy_status,
+        since=since,
+        until=until,
+    )
+    return rows.to_page(DeployOut.model_validate)
+
+
+@router.get("/{deploy_id}", response_model=DeployOut, responses=responses(NotFound))
+async def get_deploy(deploy_id: uuid.UUID, session: SessionDep, _: ReadIncidents) -> DeployOut:
+    """One deploy by id."""
+    return DeployOut.model_validate(await service.get_deploy(session, deploy_id))

@@ -1,0 +1,105 @@
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
+
+from app.deploys.models import DeployKind, DeploySource, DeployStatus
+
+
+def _not_a_number(value: Any) -> Any:
+    # Pydantic would read a number as a Unix time; the contract is RFC 3339 text.
+    if isinstance(value, int | float):
+        raise ValueError("expected an RFC 3339 timestamp with offset, e.g. 2026-11-28T10:00:00Z")
+    return value
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("expected an http or https URL")
+    return value
+
+
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_not_a_number)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+HttpUrl = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_http_url)]
+
+
+class DeployCreate(BaseModel):
+    """A deploy report. Fields left out keep their stored value when it updates a deploy."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "service": "checkout",
+                "environment": "production",
+                "version": "v2.14.0",
+                "commit_sha": "3f6c2a1e9b0d4c5f8a7e6d5c4b3a291817161514",
+                "status": "succeeded",
+                "started_at": "2026-11-28T09:58:00Z",
+                "finished_at": "2026-11-28T10:03:12Z",
+                "url": "https://ci.example.com/pipelines/8812",
+                "actor": "release-bot",
+                "external_id": "pipeline-8812",
+            }
+        },
+    )
+
+    service: Name
+    environment: Name
+    status: DeployStatus
+    kind: DeployKind | None = Field(default=None, description="Default `deploy`")
+    version: Text | None = None
+    commit_sha: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    started_at: Timestamp | None = Field(
+        default=None, description="Default: `finished_at`, or the time of the report"
+    )
+    finished_at: Timestamp | None = Field(default=None, description="Not before `started_at`")
+    url: HttpUrl | None = Field(default=None, description="Where to read about it (CI run, log)")
+    actor: Text | None = None
+    external_id: Text | None = Field(
+        default=None,
+        description="Your id for this deploy: reporting it again updates the same deploy",
+    )
+
+    @field_validator("finished_at")
+    @classmethod
+    def _finished_after_start(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        started = info.data.get("started_at")
+        if value is not None and started is not None and value < started:
+            raise ValueError("finished_at is before started_at")
+        return value
+
+
+class DeployOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    source: DeploySource
+    external_id: str | None
+    kind: DeployKind
+    service: str
+    environment: str
+    version: str | None
+    commit_sha: str | None
+    status: DeployStatus
+    started_at: datetime
+    finished_at: datetime | None
+    url: str | None
+    actor: str | None
+    created_at: datetime
+    updated_at: datetime
