@@ -131,11 +131,7 @@ async def seed(dsn: str, start: int, end: int) -> None:
     connection = await asyncpg.connect(dsn)
     try:
         await connection.execute(SEED_INCIDENTS, start, end)
-        await connection.execute(
-            "INSERT INTO counters (name, value) VALUES ('incident', $1) "
-            "ON CONFLICT (name) DO UPDATE SET value = GREATEST(counters.value, $1)",
-            end,
-        )
+        await connection.execute("SELECT setval('incident_number_seq', $1)", end)
         await connection.execute("ANALYZE incidents")
     finally:
         await connection.close()

@@ -141,9 +141,14 @@ def upgrade() -> None:
         ["incident_id", "occurred_at", "seq"],
         unique=False,
     )
+    if op.get_bind().dialect.name == "postgresql":
+        # Incident numbers on PostgreSQL (SQLite uses the counters table).
+        op.execute("CREATE SEQUENCE incident_number_seq")
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP SEQUENCE IF EXISTS incident_number_seq")
     # Dropping a table drops its indexes.
     for table in ("timeline_entries", "participants", "checklist_items", "incidents", "counters"):
         op.drop_table(table)

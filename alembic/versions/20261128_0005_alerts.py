@@ -8,8 +8,9 @@ Create Date: 2026-11-28
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from alembic import op
 from sqlalchemy.dialects import postgresql
+
+from alembic import op
 
 revision: str = "0005"
 down_revision: str | None = "0003"
@@ -19,7 +20,8 @@ depends_on: str | Sequence[str] | None = None
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 TIMESTAMP = sa.DateTime(timezone=True)
 OPEN_GROUP = sa.text(
-    "alert_group IS NOT NULL AND status IN ('acknowledged', 'investigating', 'mitigated', 'triggered')"
+    "alert_group IS NOT NULL"
+    " AND status IN ('acknowledged', 'investigating', 'mitigated', 'triggered')"
 )
 
 

@@ -3,10 +3,12 @@
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Annotated, Any
 
+import orjson
 from fastapi import Depends, Request
-from sqlalchemy import JSON, DateTime, Dialect, event
+from sqlalchemy import JSON, DateTime, Dialect, Insert, Table, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -74,20 +76,37 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+# orjson for JSON columns: labels, data and payloads are (de)serialised on every row.
+_JSON_CODEC: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
+
+
 def make_engine(settings: Settings) -> AsyncEngine:
     if settings.is_sqlite:
         # One connection: SQLite has one writer, and a bigger pool only adds queueing latency.
         engine = create_async_engine(
-            settings.database_url, poolclass=AsyncAdaptedQueuePool, pool_size=1, max_overflow=0
+            settings.database_url,
+            poolclass=AsyncAdaptedQueuePool,
+            pool_size=1,
+            max_overflow=0,
+            **_JSON_CODEC,
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(
         settings.database_url,
+        # A fixed pool: overflow connections would be opened and closed per burst,
+        # and a new connection (TLS negotiation included) costs more than waiting.
         pool_size=settings.db_pool_size,
-        max_overflow=settings.db_pool_size,
-        pool_pre_ping=True,
+        max_overflow=0,
+        # No pre-ping: it costs a round trip per request. A connection found dead
+        # fails that one request (503, which senders retry) and the pool is renewed.
+        pool_recycle=1800,
         pool_timeout=10,
+        **_JSON_CODEC,
     )
 
 
@@ -124,17 +143,23 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
+@cache
+def _insert_ignoring(dialect: str, table: Table, conflict_on: tuple[str, ...]) -> Insert:
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(table).on_conflict_do_nothing(index_elements=list(conflict_on))
+    return statement.returning(table.c[conflict_on[0]])
+
+
 async def insert_ignoring_conflict(
     session: AsyncSession, model: type[SQLModel], values: dict[str, Any], conflict_on: list[str]
 ) -> bool:
     """`INSERT … ON CONFLICT DO NOTHING`; True when the row was inserted.
 
     On PostgreSQL a conflicting insert waits for the transaction holding the key,
-    so exactly one of any number of concurrent callers wins.
+    so exactly one of any number of concurrent callers wins. The statement is built
+    once per table and the values are bound at execution (it is on hot paths).
     """
-    dialect = session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    table = model.__table__  # type: ignore[attr-defined]
-    statement = insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict_on)
-    result = await session.execute(statement.returning(table.c[conflict_on[0]]))
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    statement = _insert_ignoring(session.get_bind().dialect.name, table, tuple(conflict_on))
+    result = await session.execute(statement, values)
     return result.first() is not None

@@ -48,8 +48,11 @@ async def emit(
     *,
     incident_id: uuid.UUID | None = None,
 ) -> OutboxEvent:
-    """Record `event_type` with its JSON-ready `data` in the current transaction."""
+    """Record `event_type` with its JSON-ready `data` in the current transaction.
+
+    The row is only added to the session: it is written with the change, at the
+    next flush or at commit, batched with the other events of the request.
+    """
     event = OutboxEvent(type=event_type.value, incident_id=incident_id, data=data)
     session.add(event)
-    await session.flush()
     return event

@@ -6,6 +6,7 @@ from fastapi import Depends, Path, Request
 
 from app.checklists.template import ChecklistTemplate
 from app.core.db import SessionDep
+from app.core.security import ReadIncidents, WriteIncidents
 from app.incidents import service
 from app.incidents.models import Incident
 
@@ -20,17 +21,25 @@ IncidentId = Annotated[
 ]
 
 
-async def _current_incident(session: SessionDep, incident_id: IncidentId) -> Incident:
+# Each takes the caller first, so an unauthorised request is refused before any
+# lookup can tell it whether the incident exists.
+
+
+async def _current_incident(
+    session: SessionDep, incident_id: IncidentId, _: ReadIncidents
+) -> Incident:
     return await service.get_incident(session, incident_id)
 
 
-async def _current_incident_for_update(session: SessionDep, incident_id: IncidentId) -> Incident:
+async def _current_incident_for_update(
+    session: SessionDep, incident_id: IncidentId, _: WriteIncidents
+) -> Incident:
     # Row lock (PostgreSQL): writes to one incident are serialised, so two clients
     # moving it at once cannot both succeed with the same move.
     return await service.get_incident(session, incident_id, for_update=True)
 
 
-def _checklist_template(request: Request) -> ChecklistTemplate:
+async def _checklist_template(request: Request) -> ChecklistTemplate:
     template: ChecklistTemplate = request.app.state.checklist_template
     return template
 

@@ -13,8 +13,12 @@ OPEN_PREDICATE = "alert_group IS NOT NULL AND status IN ({})".format(
 )
 
 
+# PostgreSQL numbers incidents from this sequence (created by the migration).
+NUMBER_SEQUENCE = "incident_number_seq"
+
+
 class Counter(SQLModel, table=True):
-    """Gap-free human numbers: one row per sequence, bumped inside the creating transaction."""
+    """Human numbers on SQLite: one row per sequence, bumped inside the creating transaction."""
 
     __tablename__ = "counters"
 

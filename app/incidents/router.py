@@ -24,7 +24,7 @@ from app.core.security import ReadIncidents, WriteIncidents
 from app.incidents import service
 from app.incidents.deps import CurrentIncident, LockedIncident, TemplateDep
 from app.incidents.models import Incident
-from app.incidents.schemas import IncidentCreate, IncidentOut, IncidentUpdate
+from app.incidents.schemas import IncidentCreate, IncidentOut, IncidentUpdate, incident_json
 from app.incidents.service import IncidentFilters, IncidentNotFound, InvalidTransition
 from app.incidents.state import Severity, Status
 
@@ -101,7 +101,7 @@ async def list_incidents(
     open_: Annotated[
         bool | None, Query(alias="open", description="true: not yet resolved or closed")
     ] = None,
-) -> Page[IncidentOut]:
+) -> Response:
     """List incidents, newest first, filtered."""
     filters = IncidentFilters(
         statuses=status_,
@@ -113,7 +113,7 @@ async def list_incidents(
         open=open_,
     )
     rows = await service.list_incidents(session, filters, page)
-    return rows.to_page(IncidentOut.of)
+    return rows.to_response(incident_json)
 
 
 @router.get(

@@ -1,8 +1,9 @@
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, computed_field
+from sqlalchemy import Row
 
 from app.core.clock import AwareUTC
 from app.incidents.models import Incident
@@ -70,7 +71,6 @@ class IncidentOut(BaseModel):
 
     id: uuid.UUID
     number: int
-    reference: str = Field(examples=["INC-42"])
     title: str
     summary: str | None
     severity: Severity
@@ -90,11 +90,29 @@ class IncidentOut(BaseModel):
     resolved_at: datetime | None
     closed_at: datetime | None
 
+    @computed_field(examples=["INC-42"])  # type: ignore[prop-decorator]
+    @property
+    def reference(self) -> str:
+        return f"INC-{self.number}"
+
     @computed_field(description="Statuses a PATCH may move to now")  # type: ignore[prop-decorator]
     @property
     def allowed_transitions(self) -> list[Status]:
         return allowed_moves(self.status)
 
     @classmethod
-    def of(cls, incident: Incident) -> "IncidentOut":
+    def of(cls, incident: Incident | Row[Any]) -> "IncidentOut":
         return cls.model_validate(incident)
+
+
+# The columns IncidentOut is made of: list reads select only these.
+OUT_COLUMNS = [name for name in IncidentOut.model_fields if name in Incident.model_fields]
+_ALLOWED = {status: allowed_moves(status) for status in Status}
+
+
+def incident_json(row: Row[Any]) -> dict[str, Any]:
+    """A row of OUT_COLUMNS as IncidentOut would dump it, without building the model."""
+    data = row._asdict()
+    data["reference"] = f"INC-{data['number']}"
+    data["allowed_transitions"] = _ALLOWED[data["status"]]
+    return data

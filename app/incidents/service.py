@@ -6,9 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, func, literal_column, or_, type_coerce
+from sqlalchemy import Row, exists, func, literal_column, or_, text, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -19,8 +18,8 @@ from app.core.clock import utcnow
 from app.core.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from app.core.events import EventType, emit
 from app.core.pagination import PageParams, Rows, paginate
-from app.incidents.models import Counter, Incident
-from app.incidents.schemas import IncidentCreate, IncidentOut, IncidentUpdate
+from app.incidents.models import NUMBER_SEQUENCE, Counter, Incident
+from app.incidents.schemas import OUT_COLUMNS, IncidentCreate, IncidentOut, IncidentUpdate
 from app.incidents.state import OPEN, STAMPS, Severity, Status, allowed_moves, can_move
 from app.timeline import service as timeline_service
 from app.timeline.models import EntryKind
@@ -49,11 +48,18 @@ class IncidentFilters:
 
 
 async def _next_number(session: AsyncSession) -> int:
-    """Bump the incident counter; the row lock makes numbers unique and gap-free."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    """The next human number.
+
+    PostgreSQL: a sequence, so concurrent creations never wait on one another; a
+    creation that fails after taking its number leaves a gap, which is rare. SQLite
+    has one writer: a counter row bumped in the creating transaction, gap-free.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return int(
+            (await session.execute(text(f"SELECT nextval('{NUMBER_SEQUENCE}')"))).scalar_one()
+        )
     statement = (
-        insert(Counter)
+        sqlite_insert(Counter)
         .values(name="incident", value=1)
         .on_conflict_do_update(
             index_elements=["name"], set_={"value": literal_column("counters.value") + 1}
@@ -150,8 +156,9 @@ def _escape_like(text: str) -> str:
 
 async def list_incidents(
     session: AsyncSession, filters: IncidentFilters, page: PageParams
-) -> Rows[Incident]:
-    statement = select(Incident)
+) -> Rows[Row[Any]]:
+    """Plain rows of the columns `IncidentOut` needs: no ORM objects on this hot path."""
+    statement = select(*(col(getattr(Incident, name)) for name in OUT_COLUMNS))
     if filters.statuses:
         statement = statement.where(col(Incident.status).in_(filters.statuses))
     if filters.severities:
@@ -178,7 +185,9 @@ async def list_incidents(
         else:
             members = func.json_each(col(Incident.services)).table_valued("value")
             statement = statement.where(exists().where(members.c.value == filters.service))
-    return await paginate(session, statement, page, col(Incident.created_at), col(Incident.id))
+    return await paginate(
+        session, statement, page, col(Incident.created_at), col(Incident.id), plain_rows=True
+    )
 
 
 def _touch(incident: Incident) -> None:

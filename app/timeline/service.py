@@ -48,7 +48,11 @@ async def record(
     body: str | None = None,
     occurred_at: datetime | None = None,
 ) -> TimelineEntry:
-    """Add an entry and its `timeline.event_added` event in the current transaction."""
+    """Add an entry and its `timeline.event_added` event in the current transaction.
+
+    Nothing is flushed here: entries and events written in one request go to the
+    database together, batched, at the next flush or at commit.
+    """
     entry = TimelineEntry(
         incident_id=incident.id,
         kind=kind,
@@ -59,7 +63,6 @@ async def record(
         occurred_at=occurred_at or utcnow(),
     )
     session.add(entry)
-    await session.flush()
     await emit(
         session,
         EventType.TIMELINE_EVENT_ADDED,

@@ -2,6 +2,7 @@
 local counter = 0
 local thread_id = 0
 local repeats = {}
+local new_ratio = tonumber(os.getenv("BENCH_NEW_RATIO") or "0.2")
 
 function setup(thread)
   thread:set("thread_id", thread_id)
@@ -40,7 +41,7 @@ end
 function request()
   counter = counter + 1
   local payload
-  if math.random() < 0.2 then
+  if math.random() < new_ratio then
     payload = body(string.format("%s-new-%d-%d", prefix, thread_id, counter), "2026-11-28T14:01:26.07Z")
   else
     payload = repeats[math.random(#repeats)]

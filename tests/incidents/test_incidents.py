@@ -173,3 +173,11 @@ async def test_reads_need_a_key_and_writes_need_the_write_scope(client, anon_cli
     assert_problem(
         await anon_client.post("/api/v1/incidents", json={"title": "x"}, headers=headers), 403
     )
+
+
+async def test_anonymous_callers_learn_nothing_about_existence(anon_client):
+    for path in ("/api/v1/incidents/INC-999999", "/api/v1/incidents/INC-999999/timeline"):
+        assert_problem(await anon_client.get(path), 401)
+    assert_problem(
+        await anon_client.patch("/api/v1/incidents/INC-999999", json={"title": "x"}), 401
+    )

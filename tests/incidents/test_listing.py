@@ -65,3 +65,14 @@ async def test_pagination_walks_all_incidents(client):
         if not (cursor := page["next_cursor"]):
             break
     assert seen == [i["id"] for i in reversed(made)]
+
+
+async def test_list_items_are_exactly_what_a_read_returns(client):
+    made = await make_incident(
+        client, labels={"a": "b"}, summary="s", started_at="2026-11-28T10:00:00.5+01:00"
+    )
+    await move(client, made, "mitigated")
+    read = (await client.get(f"/api/v1/incidents/{made['id']}")).json()
+    (listed,) = (await client.get("/api/v1/incidents")).json()["items"]
+    assert listed == read
+    assert list(listed) == list(read)  # same field order too
