@@ -15,7 +15,7 @@ from app.incidents.deps import CurrentIncident, LockedIncident
 from app.incidents.service import IncidentNotFound
 from app.timeline import service
 from app.timeline.models import EntryKind
-from app.timeline.schemas import EntryCreate, EntryOut, EntryUpdate
+from app.timeline.schemas import EntryCreate, EntryOut, EntryUpdate, entry_json
 from app.timeline.service import EntryNotFound, GeneratedEntryReadOnly
 
 router = APIRouter(
@@ -32,10 +32,10 @@ async def list_timeline(
     page: PageDep,
     _: ReadIncidents,
     kind: Annotated[list[EntryKind] | None, Query(description="Repeat for several")] = None,
-) -> Page[EntryOut]:
+) -> Response:
     """The timeline in the order things happened (`occurred_at`, then insertion)."""
     rows = await service.list_entries(session, incident, page, kinds=kind)
-    return rows.to_page(EntryOut.of)
+    return rows.to_response(entry_json)
 
 
 @router.post(

@@ -3,9 +3,10 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Row
 
 from app.core.clock import AwareUTC
-from app.timeline.models import EntryKind, TimelineEntry
+from app.timeline.models import HUMAN_KINDS, EntryKind, TimelineEntry
 
 HumanKind = Literal["note", "action", "decision", "observation"]
 
@@ -65,3 +66,15 @@ class EntryOut(BaseModel):
     @classmethod
     def of(cls, entry: TimelineEntry) -> "EntryOut":
         return cls.model_validate(entry)
+
+
+# What list reads select: EntryOut's columns, and `seq` for the cursor.
+ENTRY_COLUMNS = [name for name in EntryOut.model_fields if name != "generated"] + ["seq"]
+
+
+def entry_json(row: Row[Any]) -> dict[str, Any]:
+    """A row of ENTRY_COLUMNS as EntryOut would dump it, without building the model."""
+    data = row._asdict()
+    del data["seq"]
+    data["generated"] = data["kind"] not in HUMAN_KINDS
+    return data

@@ -4,6 +4,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -13,7 +14,7 @@ from app.core.events import EventType, emit
 from app.core.pagination import PageParams, Rows, paginate
 from app.incidents.models import Incident
 from app.timeline.models import EntryKind, TimelineEntry
-from app.timeline.schemas import EntryCreate, EntryOut, EntryUpdate
+from app.timeline.schemas import ENTRY_COLUMNS, EntryCreate, EntryOut, EntryUpdate
 
 CLOCK_SKEW = timedelta(minutes=2)
 
@@ -104,8 +105,10 @@ async def add_entry(
 
 async def list_entries(
     session: AsyncSession, incident: Incident, page: PageParams, *, kinds: list[EntryKind] | None
-) -> Rows[TimelineEntry]:
-    statement = select(TimelineEntry).where(col(TimelineEntry.incident_id) == incident.id)
+) -> Rows[Row[Any]]:
+    """Plain rows (no ORM objects): timelines are read far more often than written."""
+    columns = (col(getattr(TimelineEntry, name)) for name in ENTRY_COLUMNS)
+    statement = select(*columns).where(col(TimelineEntry.incident_id) == incident.id)
     if kinds:
         statement = statement.where(col(TimelineEntry.kind).in_(kinds))
     return await paginate(
@@ -115,6 +118,7 @@ async def list_entries(
         col(TimelineEntry.occurred_at),
         col(TimelineEntry.seq),
         descending=False,
+        plain_rows=True,
     )
 
 

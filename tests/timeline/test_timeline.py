@@ -101,3 +101,15 @@ async def test_bad_entries_are_refused(client):
         await client.patch(_url(incident, f"/{foreign['id']}"), json={"summary": "mine"}), 404
     )
     assert len(await timeline(client, incident)) == 1
+
+
+async def test_listed_entries_are_exactly_what_was_returned_on_creation(client):
+    incident = await make_incident(client)
+    created = (
+        await client.post(
+            _url(incident), json={"kind": "action", "summary": "x", "data": {"k": [1]}}
+        )
+    ).json()
+    listed = (await timeline(client, incident, kind="action"))[0]
+    assert listed == created
+    assert list(listed) == list(created)
