@@ -1,4 +1,4 @@
-"""Concurrent steps on one review: the incident's row lock lets exactly one through."""
+"""Concurrent and retried steps on one review: exactly one takes effect."""
 
 import asyncio
 
@@ -35,3 +35,17 @@ async def test_concurrent_executions_record_one_rollback_deploy(client, database
         (await read(client, review))["rollback_deploy_id"]
     ]
     assert (await outbox_types(database)).count("rollback_review.executed") == 1
+
+
+async def test_a_retried_decision_with_its_key_replays_instead_of_conflicting(client, database):
+    incident = await make_incident(client)
+    review = await propose(client, incident)
+    url = f"/api/v1/incidents/{incident['id']}/rollback-reviews/{review['id']}/decision"
+    body, headers = {"decision": "approve", "reviewer": "bob"}, {"Idempotency-Key": "d-1"}
+    first = await client.post(url, json=body, headers=headers)
+    again = await client.post(url, json=body, headers=headers)
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    assert (await client.post(url, json=body)).status_code == 409  # without the key
+    assert (await outbox_types(database)).count("rollback_review.decided") == 1
