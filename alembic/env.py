@@ -28,6 +28,9 @@ def run_with(connection: Connection) -> None:
 async def run_online() -> None:
     engine = make_engine(Settings())
     async with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            # As in app.core.migrations: batch rebuilds must not cascade deletes.
+            await connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
         await connection.run_sync(run_with)
         await connection.commit()
     await engine.dispose()

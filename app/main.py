@@ -23,11 +23,13 @@ from app.core.idempotency import IdempotentReplay
 from app.core.middleware import BodyLimitMiddleware, Metrics, ObservabilityMiddleware
 from app.core.settings import Settings, get_settings
 from app.deploys.router import router as deploys_router
+from app.deploys.router import suspects_router
 from app.incidents.router import router as incidents_router
 from app.integrations.alertmanager import router as alertmanager_router
 from app.integrations.router import router as webhooks_router
 from app.ops.router import router as ops_router
 from app.participants.router import router as participants_router
+from app.rollbacks.router import router as rollbacks_router
 from app.timeline.router import router as timeline_router
 
 SWAGGER_ASSETS = Path(fastapi_offline.__file__).parent / "static"
@@ -92,9 +94,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         participants_router,
         timeline_router,
         checklist_router,
+        rollbacks_router,
         alerts_router,
         alertmanager_router,
         deploys_router,
+        suspects_router,
         webhooks_router,
         auth_router,
         ops_router,

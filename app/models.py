@@ -11,6 +11,7 @@ from app.deploys.models import Deploy
 from app.incidents.models import Counter, Incident
 from app.integrations.models import InboundDelivery
 from app.participants.models import Participant
+from app.rollbacks.models import RollbackReview
 from app.timeline.models import TimelineEntry
 
 metadata = SQLModel.metadata
@@ -27,6 +28,7 @@ __all__ = [
     "Incident",
     "OutboxEvent",
     "Participant",
+    "RollbackReview",
     "TimelineEntry",
     "metadata",
 ]

@@ -35,13 +35,27 @@ async def _run(engine: AsyncEngine, action: str, revision: str) -> None:
         getattr(command, action)(config, revision)
 
     async with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
         if connection.dialect.name == "postgresql":
             await connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": _LOCK_ID})
             await connection.commit()
+        if sqlite:
+            # Batch mode rebuilds a table by dropping it, and with enforcement on SQLite's
+            # implicit DELETE of the old table would cascade into every table referencing
+            # it. The pragma only takes effect outside a transaction, hence before any work.
+            await connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
         try:
             await connection.run_sync(run)
+            if sqlite:
+                broken = (await connection.exec_driver_sql("PRAGMA foreign_key_check")).all()
+                if broken:
+                    raise RuntimeError(f"migration left dangling references: {broken[:5]}")
             await connection.commit()
         finally:
+            if sqlite:
+                await connection.rollback()
+                await connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                await connection.commit()
             if connection.dialect.name == "postgresql":
                 await connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": _LOCK_ID})
                 await connection.commit()

@@ -14,7 +14,11 @@ from app.core.pagination import Page, PageDep
 from app.core.security import ReadIncidents, WriteDeploys
 from app.deploys import service
 from app.deploys.models import DeploySource, DeployStatus
-from app.deploys.schemas import DeployCreate, DeployOut, Timestamp
+from app.deploys.schemas import DeployCreate, DeployOut, SuspectDeployOut, Timestamp
+from app.deploys.service import Suspect
+from app.deploys.window import parse_window
+from app.incidents.deps import CurrentIncident
+from app.incidents.service import IncidentNotFound
 
 router = APIRouter(
     prefix=f"{API_PREFIX}/deploys",
@@ -87,3 +91,41 @@ async def list_deploys(
 async def get_deploy(deploy_id: uuid.UUID, session: SessionDep, _: ReadIncidents) -> DeployOut:
     """One deploy by id."""
     return DeployOut.model_validate(await service.get_deploy(session, deploy_id))
+
+
+suspects_router = APIRouter(
+    prefix=f"{API_PREFIX}/incidents/{{incident_id}}/suspect-deploys",
+    tags=["deploys"],
+    responses=responses(Unauthorized, Forbidden, IncidentNotFound),
+)
+
+
+@suspects_router.get("", response_model=Page[SuspectDeployOut], responses=responses(InvalidInput))
+async def list_suspect_deploys(
+    session: SessionDep,
+    incident: CurrentIncident,
+    page: PageDep,
+    _: ReadIncidents,
+    window: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="How far back from the impact start to look: whole minutes (`90`) or "
+            "an ISO 8601 duration in weeks, days, hours, minutes, seconds (`PT6H`, `P1D`). "
+            "Default 24 hours, at most 30 days.",
+            examples=["PT6H"],
+        ),
+    ] = None,
+) -> Page[SuspectDeployOut]:
+    """Deploys of the incident's services up to its impact start (none after), closest first."""
+    rows = await service.suspect_deploys(session, incident, window=parse_window(window), page=page)
+    return rows.to_page(_suspect_out)
+
+
+def _suspect_out(suspect: Suspect) -> SuspectDeployOut:
+    return SuspectDeployOut(
+        **DeployOut.model_validate(suspect.deploy).model_dump(),
+        minutes_before_impact=suspect.minutes_before_impact,
+        flagged=suspect.flagged,
+        is_cause=suspect.is_cause,
+    )

@@ -103,3 +103,40 @@ class DeployOut(BaseModel):
     actor: str | None
     created_at: datetime
     updated_at: datetime
+
+
+class SuspectDeployOut(DeployOut):
+    """A deploy that may have caused an incident, ranked by closeness to its impact start."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "id": "5b0c7a52-0d0e-4c55-9a53-1f4f3c1e9d21",
+                "source": "api",
+                "external_id": "pipeline-8812",
+                "kind": "deploy",
+                "service": "checkout",
+                "environment": "production",
+                "version": "v2.14.0",
+                "commit_sha": "3f6c2a1e9b0d4c5f8a7e6d5c4b3a291817161514",
+                "status": "failed",
+                "started_at": "2026-11-28T09:58:00Z",
+                "finished_at": "2026-11-28T10:03:12Z",
+                "url": "https://ci.example.com/pipelines/8812",
+                "actor": "release-bot",
+                "created_at": "2026-11-28T10:03:13Z",
+                "updated_at": "2026-11-28T10:03:13Z",
+                "minutes_before_impact": 12.8,
+                "flagged": True,
+                "is_cause": False,
+            }
+        }
+    )
+
+    minutes_before_impact: float = Field(
+        description="Minutes from the deploy's finish (or its start, if it had not finished) "
+        "to the incident's impact start; a number ≥ 0, rounded to 0.1",
+        examples=[12.8],
+    )
+    flagged: bool = Field(description="The deploy failed or was rolled back")
+    is_cause: bool = Field(description="The incident names this deploy as its cause")

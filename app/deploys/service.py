@@ -1,19 +1,28 @@
 """Release history: deploys reported by CI (the API) and by GitHub and GitLab webhooks."""
 
+import base64
+import binascii
+import json
 import uuid
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import ColumnElement, and_, case, literal, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.core.clock import utcnow
-from app.core.db import insert_ignoring_conflict
+from app.core.db import UTCDateTime, insert_ignoring_conflict
 from app.core.errors import FieldProblem, InvalidInput, NotFound
 from app.core.events import EventType, emit
 from app.core.pagination import PageParams, Rows, paginate
 from app.deploys.models import Deploy, DeployKind, DeploySource, DeployStatus
 from app.deploys.schemas import DeployOut
+from app.incidents.models import Incident
+
+ENVIRONMENT_LABELS = ("environment", "env")
+FLAGGED = frozenset({DeployStatus.FAILED, DeployStatus.ROLLED_BACK})
 
 
 class DeployNotFound(NotFound):
@@ -158,3 +167,113 @@ async def list_deploys(
     if until is not None:
         statement = statement.where(col(Deploy.effective_at) < until)
     return await paginate(session, statement, page, col(Deploy.effective_at), col(Deploy.id))
+
+
+def describe(deploy: Deploy) -> str:
+    """A deploy as people name it: `checkout 2.4.0 in production`."""
+    what = deploy.version or (deploy.commit_sha[:12] if deploy.commit_sha else None)
+    when = deploy.started_at.strftime("%Y-%m-%d %H:%M UTC")
+    return f"{deploy.service} {what or f'(deploy of {when})'} in {deploy.environment}"
+
+
+def summary(deploy: Deploy) -> dict[str, Any]:
+    """The few fields that identify a deploy, for timeline entries about it."""
+    return {
+        "id": str(deploy.id),
+        "service": deploy.service,
+        "version": deploy.version,
+        "environment": deploy.environment,
+        "status": deploy.status,
+    }
+
+
+@dataclass(frozen=True)
+class Suspect:
+    deploy: Deploy
+    minutes_before_impact: float
+    flagged: bool
+    is_cause: bool
+
+
+def incident_environment(incident: Incident) -> str | None:
+    """The environment an incident's labels name (`environment`, else `env`), if any."""
+    return next((incident.labels[k] for k in ENVIRONMENT_LABELS if incident.labels.get(k)), None)
+
+
+def _last_time_before(impact: datetime) -> ColumnElement[datetime]:
+    """When the deploy last did something at or before `impact`: finished, else started."""
+    finished = col(Deploy.finished_at)
+    return case(
+        (and_(finished.is_not(None), finished <= impact), finished),
+        else_=col(Deploy.started_at),
+    )
+
+
+def _suspect_cursor(moment: datetime, deploy_id: uuid.UUID) -> str:
+    raw = json.dumps([moment.isoformat(), str(deploy_id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _after_suspect(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        moment, deploy_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        after = datetime.fromisoformat(moment)
+        if after.tzinfo is None:
+            raise ValueError("naive time")
+        return after, uuid.UUID(deploy_id)
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise InvalidInput(
+            "The cursor is not one this server issued",
+            errors=[FieldProblem(field="query.cursor", message="invalid cursor", type="cursor")],
+        ) from None
+
+
+async def suspect_deploys(
+    session: AsyncSession, incident: Incident, *, window: timedelta, page: PageParams
+) -> Rows[Suspect]:
+    """Deploys of the incident's services (and environment, when its labels name one) that
+    started or finished in the `window` up to its impact start, latest activity first.
+
+    Deploys after the impact start are not suspects; a deploy running across it counts by
+    its start. Ties are broken by id, so the keyset cursor walks every suspect once.
+    """
+    if not incident.services:
+        return Rows([], None)
+    impact = incident.started_at
+    since = impact - window
+    moment = _last_time_before(impact)
+    statement = select(Deploy).where(
+        col(Deploy.service).in_(incident.services),
+        or_(
+            col(Deploy.started_at).between(since, impact),
+            col(Deploy.finished_at).between(since, impact),
+        ),
+    )
+    if (environment := incident_environment(incident)) is not None:
+        statement = statement.where(col(Deploy.environment) == environment)
+    if page.cursor is not None:
+        after, after_id = _after_suspect(page.cursor)
+        bound = literal(after, type_=UTCDateTime)
+        statement = statement.where(
+            or_(moment < bound, and_(moment == bound, col(Deploy.id) < after_id))
+        )
+    statement = statement.order_by(moment.desc(), col(Deploy.id).desc()).limit(page.limit + 1)
+    deploys = (await session.scalars(statement)).all()
+
+    def last_time(deploy: Deploy) -> datetime:
+        finished = deploy.finished_at
+        return finished if finished is not None and finished <= impact else deploy.started_at
+
+    suspects = [
+        Suspect(
+            deploy=deploy,
+            minutes_before_impact=round((impact - last_time(deploy)).total_seconds() / 60, 1),
+            flagged=deploy.status in FLAGGED,
+            is_cause=deploy.id == incident.caused_by_deploy_id,
+        )
+        for deploy in deploys[: page.limit]
+    ]
+    if len(deploys) <= page.limit:
+        return Rows(suspects, None)
+    last = suspects[-1].deploy
+    return Rows(suspects, _suspect_cursor(last_time(last), last.id))

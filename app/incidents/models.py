@@ -50,7 +50,9 @@ class Incident(SQLModel, table=True):
     services: list[str] = Field(default_factory=list, sa_type=JSONType)
     labels: dict[str, str] = Field(default_factory=dict, sa_type=JSONType)
     commander: str | None = Field(default=None, max_length=100)
-    caused_by_deploy_id: uuid.UUID | None = None
+    caused_by_deploy_id: uuid.UUID | None = Field(
+        default=None, foreign_key="deploys.id", ondelete="SET NULL"
+    )
     source: str = Field(default="api", max_length=32)
     alert_group: str | None = Field(
         default=None, max_length=64, description="SHA-256 of the Alertmanager group key"

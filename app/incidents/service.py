@@ -18,6 +18,8 @@ from app.core.clock import utcnow
 from app.core.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from app.core.events import EventType, emit
 from app.core.pagination import PageParams, Rows, paginate
+from app.deploys import service as deploys_service
+from app.deploys.models import Deploy
 from app.incidents.models import NUMBER_SEQUENCE, Counter, Incident
 from app.incidents.schemas import OUT_COLUMNS, IncidentCreate, IncidentOut, IncidentUpdate
 from app.incidents.state import OPEN, STAMPS, Severity, Status, allowed_moves, can_move
@@ -210,6 +212,9 @@ async def update_incident(
             )
     if changes.status is not None:
         _check_move(incident, changes.status)
+    cause = None
+    if changes.caused_by_deploy_id is not None:
+        cause = await _named_cause(session, changes.caused_by_deploy_id)
 
     changed: dict[str, dict[str, Any]] = {}
     for field in ("title", "summary", "services", "labels"):
@@ -252,11 +257,10 @@ async def update_incident(
             session,
             incident,
             EntryKind.DEPLOY_LINKED,
-            f"Cause named: deploy {changes.caused_by_deploy_id}"
-            if changes.caused_by_deploy_id
-            else "Cause cleared",
+            f"Cause named: {deploys_service.describe(cause)}" if cause else "Cause cleared",
             author=actor,
-            data=changed["caused_by_deploy_id"],
+            data=changed["caused_by_deploy_id"]
+            | ({"deploy": deploys_service.summary(cause)} if cause else {}),
         )
     if changed:
         _touch(incident)
@@ -278,6 +282,20 @@ async def update_incident(
             session, incident, changes.commander, actor=actor
         )
     return incident
+
+
+async def _named_cause(session: AsyncSession, deploy_id: uuid.UUID) -> Deploy:
+    try:
+        return await deploys_service.get_deploy(session, deploy_id)
+    except deploys_service.DeployNotFound:
+        raise InvalidInput(
+            f"No deploy {deploy_id} to name as the cause",
+            errors=[
+                FieldProblem(
+                    field="body.caused_by_deploy_id", message="unknown deploy", type="not_found"
+                )
+            ],
+        ) from None
 
 
 def _check_move(incident: Incident, target: Status) -> None:

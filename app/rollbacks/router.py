@@ -1,0 +1,133 @@
+"""Rollback reviews: propose a rollback, have a second person decide, execute, verify."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+from fastapi.responses import JSONResponse
+
+from app.core.api import API_PREFIX
+from app.core.db import SessionDep
+from app.core.errors import Forbidden, InvalidInput, Unauthorized, responses
+from app.core.idempotency import IdempotencyDep, IdempotencyKeyReused
+from app.core.pagination import Page, PageDep
+from app.core.security import ReadIncidents, WriteIncidents
+from app.incidents.deps import CurrentIncident, LockedIncident
+from app.incidents.models import Incident
+from app.incidents.service import IncidentNotFound
+from app.rollbacks import service
+from app.rollbacks.models import ReviewStatus, RollbackReview
+from app.rollbacks.schemas import DecisionIn, ExecutionIn, ReviewCreate, ReviewOut, VerificationIn
+from app.rollbacks.service import FourEyesViolation, ReviewStepNotAllowed, RollbackReviewNotFound
+
+router = APIRouter(
+    prefix=f"{API_PREFIX}/incidents/{{incident_id}}/rollback-reviews",
+    tags=["rollback-reviews"],
+    responses=responses(Unauthorized, Forbidden, IncidentNotFound),
+)
+
+_STEP_ERRORS = responses(
+    RollbackReviewNotFound, ReviewStepNotAllowed, InvalidInput, IdempotencyKeyReused
+)
+
+
+def _location(incident: Incident, review: RollbackReview) -> str:
+    return f"{API_PREFIX}/incidents/{incident.id}/rollback-reviews/{review.id}"
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ReviewOut,
+    responses=responses(InvalidInput, IdempotencyKeyReused),
+)
+async def propose_rollback(
+    body: ReviewCreate,
+    session: SessionDep,
+    incident: LockedIncident,
+    _: WriteIncidents,
+    idempotency: IdempotencyDep,
+) -> JSONResponse:
+    """Propose a rollback with its procedure and risks; it waits for a second person."""
+    review = await service.propose(session, incident, body)
+    return await idempotency.respond(
+        ReviewOut.of(review), status_code=201, headers={"Location": _location(incident, review)}
+    )
+
+
+@router.get("", response_model=Page[ReviewOut], responses=responses(InvalidInput))
+async def list_rollback_reviews(
+    session: SessionDep,
+    incident: CurrentIncident,
+    page: PageDep,
+    _: ReadIncidents,
+    status_: Annotated[
+        list[ReviewStatus] | None, Query(alias="status", description="Repeat for several")
+    ] = None,
+) -> Page[ReviewOut]:
+    """The incident's rollback reviews, oldest first (the order they were proposed)."""
+    rows = await service.list_reviews(session, incident, page, statuses=status_)
+    return rows.to_page(ReviewOut.of)
+
+
+@router.get("/{review_id}", response_model=ReviewOut, responses=responses(RollbackReviewNotFound))
+async def get_rollback_review(
+    review_id: uuid.UUID, session: SessionDep, incident: CurrentIncident, _: ReadIncidents
+) -> ReviewOut:
+    """One rollback review, with the step it allows next."""
+    return ReviewOut.of(await service.get_review(session, incident, review_id))
+
+
+@router.post(
+    "/{review_id}/decision",
+    response_model=ReviewOut,
+    responses=responses(
+        RollbackReviewNotFound,
+        ReviewStepNotAllowed,
+        FourEyesViolation,
+        InvalidInput,
+        IdempotencyKeyReused,
+    ),
+)
+async def decide_rollback(
+    review_id: uuid.UUID,
+    body: DecisionIn,
+    session: SessionDep,
+    incident: LockedIncident,
+    _: WriteIncidents,
+    idempotency: IdempotencyDep,
+) -> JSONResponse:
+    """Approve or reject a proposed rollback; the requester may not decide (four eyes)."""
+    review = await service.get_review(session, incident, review_id)
+    await service.decide(session, incident, review, body)
+    return await idempotency.respond(ReviewOut.of(review), status_code=200)
+
+
+@router.post("/{review_id}/execution", response_model=ReviewOut, responses=_STEP_ERRORS)
+async def execute_rollback(
+    review_id: uuid.UUID,
+    body: ExecutionIn,
+    session: SessionDep,
+    incident: LockedIncident,
+    _: WriteIncidents,
+    idempotency: IdempotencyDep,
+) -> JSONResponse:
+    """Report an approved rollback executed; success records a `rolled_back` deploy."""
+    review = await service.get_review(session, incident, review_id)
+    await service.execute(session, incident, review, body)
+    return await idempotency.respond(ReviewOut.of(review), status_code=200)
+
+
+@router.post("/{review_id}/verification", response_model=ReviewOut, responses=_STEP_ERRORS)
+async def verify_rollback(
+    review_id: uuid.UUID,
+    body: VerificationIn,
+    session: SessionDep,
+    incident: LockedIncident,
+    _: WriteIncidents,
+    idempotency: IdempotencyDep,
+) -> JSONResponse:
+    """Report whether the service recovered after the rollback; may mark the incident mitigated."""
+    review = await service.get_review(session, incident, review_id)
+    await service.verify(session, incident, review, body)
+    return await idempotency.respond(ReviewOut.of(review), status_code=200)

@@ -1,0 +1,302 @@
+"""Rollback reviews: proposed, decided by a second person, executed, verified.
+
+Callers hold the incident's row lock (`LockedIncident`), so steps on one incident's
+reviews are serialised and a review read here is the committed, current one.
+"""
+
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from app.checklists import service as checklist_service
+from app.core.clock import utcnow
+from app.core.errors import Conflict, FieldProblem, InvalidInput, NotFound
+from app.core.events import EventType, emit
+from app.core.pagination import PageParams, Rows, paginate
+from app.deploys import service as deploys_service
+from app.deploys.models import Deploy, DeployKind, DeploySource, DeployStatus
+from app.deploys.schemas import DeployOut
+from app.incidents import service as incident_service
+from app.incidents.models import Incident
+from app.incidents.state import Status, can_move
+from app.rollbacks.models import (
+    NEXT_ACTION,
+    Decision,
+    ExecutionOutcome,
+    ReviewAction,
+    ReviewStatus,
+    RollbackReview,
+    VerificationResult,
+)
+from app.rollbacks.schemas import DecisionIn, ExecutionIn, ReviewCreate, ReviewOut, VerificationIn
+from app.timeline import service as timeline_service
+from app.timeline.models import EntryKind
+
+ROLLBACK_CHECKLIST_KEY = "rollback_decided"
+RECOVERY_CHECKLIST_KEY = "recovery_verified"
+
+
+class RollbackReviewNotFound(NotFound):
+    pass
+
+
+class FourEyesViolation(Conflict):
+    code, title = "four-eyes", "The reviewer must not be the requester"
+
+
+class ReviewStepNotAllowed(Conflict):
+    code, title = "invalid-review-step", "Rollback review step not allowed"
+
+
+def _invalid(field: str, message: str, detail: str) -> InvalidInput:
+    return InvalidInput(
+        detail, errors=[FieldProblem(field=f"body.{field}", message=message, type="value_error")]
+    )
+
+
+def _what(review: RollbackReview) -> str:
+    """`checkout 2.4.0 → 2.3.9`, or `checkout to 2.3.9` when the current version is unknown."""
+    if review.from_version:
+        return f"{review.service} {review.from_version} → {review.to_version}"
+    return f"{review.service} to {review.to_version}"
+
+
+async def _record(
+    session: AsyncSession,
+    incident: Incident,
+    review: RollbackReview,
+    summary: str,
+    *,
+    author: str,
+    event: EventType | None,
+    **extra: Any,
+) -> None:
+    """The step's timeline entry and (for most steps) its domain event, in this transaction."""
+    review.updated_at = utcnow()
+    await session.flush()
+    await timeline_service.record(
+        session,
+        incident,
+        EntryKind.ROLLBACK_REVIEW,
+        summary,
+        author=author,
+        data={"rollback_review_id": str(review.id), "status": review.status, **extra},
+    )
+    if event is not None:
+        payload = {
+            "incident": timeline_service.incident_ref(incident),
+            "rollback_review": ReviewOut.of(review).model_dump(mode="json"),
+            **extra,
+        }
+        await emit(session, event, payload, incident_id=incident.id)
+
+
+def _step_allowed(review: RollbackReview, action: ReviewAction) -> None:
+    current = ReviewStatus(review.status)
+    allowed = NEXT_ACTION.get(current)
+    if allowed == action:
+        return
+    detail = f"The rollback review is {current}; " + (
+        f"the next step is its {allowed}" if allowed else "it is over, no step is left"
+    )
+    raise ReviewStepNotAllowed(
+        detail, extra={"current": current, "allowed": [allowed] if allowed else []}
+    )
+
+
+async def propose(session: AsyncSession, incident: Incident, data: ReviewCreate) -> RollbackReview:
+    deploy: Deploy | None = None
+    if data.deploy_id is not None:
+        try:
+            deploy = await deploys_service.get_deploy(session, data.deploy_id)
+        except deploys_service.DeployNotFound:
+            raise _invalid("deploy_id", "unknown deploy", f"No deploy {data.deploy_id}") from None
+        if deploy.service != data.service:
+            raise _invalid(
+                "deploy_id",
+                "is a deploy of another service",
+                f"Deploy {deploy.id} is of {deploy.service}, not {data.service}",
+            )
+    environment = (
+        data.environment
+        or (deploy.environment if deploy else None)
+        or deploys_service.incident_environment(incident)
+    )
+    if environment is None:
+        raise _invalid(
+            "environment",
+            "required when neither the deploy nor the incident's labels name one",
+            "Say which environment to roll back in",
+        )
+    from_version = data.from_version or (deploy.version if deploy else None)
+    if from_version == data.to_version:
+        raise _invalid(
+            "to_version", "equals from_version", f"{data.service} already runs {data.to_version}"
+        )
+    review = RollbackReview(
+        incident_id=incident.id,
+        service=data.service,
+        environment=environment,
+        deploy_id=deploy.id if deploy else None,
+        from_version=from_version,
+        to_version=data.to_version,
+        procedure=data.procedure,
+        risks=data.risks,
+        requested_by=data.requested_by,
+    )
+    session.add(review)
+    await _record(
+        session,
+        incident,
+        review,
+        f"Rollback of {_what(review)} proposed by {review.requested_by}",
+        author=review.requested_by,
+        event=EventType.ROLLBACK_REVIEW_REQUESTED,
+    )
+    return review
+
+
+async def decide(
+    session: AsyncSession, incident: Incident, review: RollbackReview, data: DecisionIn
+) -> RollbackReview:
+    _step_allowed(review, ReviewAction.DECISION)
+    if data.reviewer.casefold() == review.requested_by.casefold():
+        raise FourEyesViolation(
+            f"{data.reviewer} requested this rollback; someone else must review it",
+            extra={"requested_by": review.requested_by},
+        )
+    approved = data.decision == Decision.APPROVE
+    review.status = ReviewStatus.APPROVED if approved else ReviewStatus.REJECTED
+    review.reviewer, review.decision_comment = data.reviewer, data.comment
+    review.decided_at = utcnow()
+    verdict = "approved" if approved else "rejected"
+    summary = f"Rollback of {_what(review)} {verdict} by {data.reviewer}"
+    await _record(
+        session,
+        incident,
+        review,
+        f"{summary}: {data.comment}" if data.comment else summary,
+        author=data.reviewer,
+        event=EventType.ROLLBACK_REVIEW_DECIDED,
+        decision=data.decision,
+    )
+    await checklist_service.tick(
+        session, incident, ROLLBACK_CHECKLIST_KEY, f"{'yes' if approved else 'no'}: {summary}"
+    )
+    return review
+
+
+async def _record_rollback_deploy(session: AsyncSession, review: RollbackReview) -> Deploy:
+    now = utcnow()
+    deploy, _ = await deploys_service.record_deploy(
+        session,
+        source=DeploySource.API,
+        external_id=f"muster-rollback-review-{review.id}",
+        service=review.service,
+        environment=review.environment,
+        status=DeployStatus.ROLLED_BACK,
+        kind=DeployKind.ROLLBACK,
+        version=review.to_version,
+        started_at=now,
+        finished_at=now,
+        actor=review.executed_by,
+    )
+    return deploy
+
+
+async def execute(
+    session: AsyncSession, incident: Incident, review: RollbackReview, data: ExecutionIn
+) -> RollbackReview:
+    _step_allowed(review, ReviewAction.EXECUTION)
+    succeeded = data.outcome == ExecutionOutcome.SUCCEEDED
+    review.status = ReviewStatus.EXECUTED if succeeded else ReviewStatus.FAILED
+    review.executed_by, review.execution_outcome = data.executed_by, data.outcome
+    review.execution_note, review.executed_at = data.note, utcnow()
+    extra: dict[str, Any] = {"outcome": data.outcome}
+    if succeeded:
+        deploy = await _record_rollback_deploy(session, review)
+        review.rollback_deploy_id = deploy.id
+        extra["deploy"] = DeployOut.model_validate(deploy).model_dump(mode="json")
+        summary = f"Rollback of {_what(review)} executed by {data.executed_by}"
+    else:
+        summary = f"Rollback of {_what(review)} attempted by {data.executed_by} and failed"
+    await _record(
+        session,
+        incident,
+        review,
+        f"{summary}: {data.note}" if data.note else summary,
+        author=data.executed_by,
+        event=EventType.ROLLBACK_REVIEW_EXECUTED,
+        **extra,
+    )
+    return review
+
+
+async def verify(
+    session: AsyncSession, incident: Incident, review: RollbackReview, data: VerificationIn
+) -> RollbackReview:
+    recovered = data.result == VerificationResult.RECOVERED
+    if data.mark_mitigated and not recovered:
+        raise _invalid(
+            "mark_mitigated",
+            "only with result `recovered`",
+            "An incident that did not recover cannot be marked mitigated",
+        )
+    _step_allowed(review, ReviewAction.VERIFICATION)
+    review.status = ReviewStatus.VERIFIED if recovered else ReviewStatus.FAILED
+    review.verified_by, review.verification_result = data.verified_by, data.result
+    review.verification_note, review.verified_at = data.note, utcnow()
+    mitigate = data.mark_mitigated and can_move(Status(incident.status), Status.MITIGATED)
+    outcome = "recovered" if recovered else "did not recover"
+    summary = f"Rollback of {_what(review)} verified by {data.verified_by}: {outcome}"
+    await _record(
+        session,
+        incident,
+        review,
+        f"{summary} ({data.note})" if data.note else summary,
+        author=data.verified_by,
+        event=None,  # the outbound catalogue has requested, decided and executed only
+        result=data.result,
+        marked_mitigated=mitigate,
+    )
+    if recovered:
+        await checklist_service.tick(session, incident, RECOVERY_CHECKLIST_KEY, summary)
+    if mitigate:
+        await incident_service.move(session, incident, Status.MITIGATED, actor=data.verified_by)
+    return review
+
+
+async def get_review(
+    session: AsyncSession, incident: Incident, review_id: uuid.UUID
+) -> RollbackReview:
+    review = await session.scalar(
+        select(RollbackReview).where(
+            col(RollbackReview.id) == review_id, col(RollbackReview.incident_id) == incident.id
+        )
+    )
+    if review is None:
+        raise RollbackReviewNotFound(f"No rollback review {review_id} on {incident.reference}")
+    return review
+
+
+async def list_reviews(
+    session: AsyncSession,
+    incident: Incident,
+    page: PageParams,
+    *,
+    statuses: list[ReviewStatus] | None = None,
+) -> Rows[RollbackReview]:
+    """The incident's reviews in the order they were proposed, oldest first."""
+    statement = select(RollbackReview).where(col(RollbackReview.incident_id) == incident.id)
+    if statuses:
+        statement = statement.where(col(RollbackReview.status).in_(statuses))
+    return await paginate(
+        session,
+        statement,
+        page,
+        col(RollbackReview.created_at),
+        col(RollbackReview.id),
+        descending=False,
+    )
