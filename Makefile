@@ -33,4 +33,4 @@ openapi: $(STAMP)
 	$(BIN)/muster export-openapi
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache muster.db muster.db-wal muster.db-shm
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist muster.db muster.db-wal muster.db-shm
