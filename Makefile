@@ -33,7 +33,7 @@ openapi: $(STAMP)
 	$(BIN)/muster export-openapi
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache muster.db muster.db-wal muster.db-shm
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist muster.db muster.db-wal muster.db-shm
 
 bench: $(STAMP)
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)

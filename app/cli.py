@@ -8,7 +8,7 @@ from pathlib import Path
 
 from app.core import migrations
 from app.core.db import Database
-from app.core.logging import configure_logging
+from app.core.logging import logging_config
 from app.core.security import Scope
 from app.core.settings import get_settings
 
@@ -19,14 +19,13 @@ def serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     settings = get_settings()
-    configure_logging(settings.log_level)
     uvicorn.run(
         "app.main:create_app",
         factory=True,
         host=args.host or settings.host,
         port=args.port or settings.port,
         workers=args.workers or settings.workers,
-        log_config=None,
+        log_config=logging_config(settings.log_level),
         access_log=False,
         proxy_headers=True,
         timeout_graceful_shutdown=20,

@@ -18,6 +18,7 @@ from app.checklists.router import router as checklist_router
 from app.checklists.template import load_template
 from app.core import migrations
 from app.core.db import Database
+from app.core.draining import delay_sigterm
 from app.core.errors import install_error_handlers
 from app.core.idempotency import IdempotentReplay
 from app.core.middleware import BodyLimitMiddleware, Metrics, ObservabilityMiddleware
@@ -60,9 +61,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await migrations.upgrade(database.engine)
         app.state.database = database
         app.state.accepting = True
+        undo_drain = delay_sigterm(
+            lambda: setattr(app.state, "accepting", False), settings.shutdown_delay_seconds
+        )
         try:
             yield
         finally:
+            undo_drain()
             app.state.accepting = False
             await database.dispose()
 

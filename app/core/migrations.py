@@ -12,20 +12,61 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alembic import command
 
-ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = Path(__file__).resolve().parents[1]
+# A wheel carries the migration environment inside the package (see setup.py).
+BUNDLED_SCRIPTS = PACKAGE / "_alembic"
+# A checkout (or an editable install) has it at the top of the source tree.
+SOURCE_TREE = PACKAGE.parent
 # Any fixed 64-bit number: replicas starting together migrate one at a time.
 _LOCK_ID = 0x6D7573746572
 
 
+class MigrationsNotFound(RuntimeError):
+    pass
+
+
+def script_location() -> Path:
+    """Where the Alembic environment (env.py, versions/) is: in the package, or in the checkout."""
+    if (BUNDLED_SCRIPTS / "env.py").is_file():
+        return BUNDLED_SCRIPTS
+    # alembic.ini marks a checkout: next to an installed package, `alembic/` is the library.
+    if (SOURCE_TREE / "alembic.ini").is_file() and (SOURCE_TREE / "alembic" / "env.py").is_file():
+        return SOURCE_TREE / "alembic"
+    raise MigrationsNotFound(
+        f"no migration scripts in {BUNDLED_SCRIPTS} nor in a source tree at {SOURCE_TREE}; "
+        "install Muster from a wheel built with its setup.py, or run it from a checkout"
+    )
+
+
 def alembic_config() -> Config:
-    config = Config(str(ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(ROOT / "alembic"))
+    config = Config()
+    config.set_main_option("script_location", str(script_location()))
     return config
 
 
 @cache
 def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+@cache
+def known_revisions() -> frozenset[str]:
+    return frozenset(
+        script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()
+    )
+
+
+def schema_is_servable(revision: str | None) -> bool:
+    """Whether this code can serve a database whose schema is at `revision`.
+
+    At this code's head, yes; at an older revision of ours, no (run the migrations). At
+    a revision this code does not know, yes: a newer release migrated the database while
+    this one still serves, as in a rolling upgrade, and migrations keep the previous
+    release working (README, "Run in production").
+    """
+    if revision is None:
+        return False
+    return revision == head_revision() or revision not in known_revisions()
 
 
 async def _run(engine: AsyncEngine, action: str, revision: str) -> None:

@@ -31,6 +31,12 @@ class Settings(BaseSettings):
     port: int = 8000
     workers: int = Field(default=1, ge=1)
     auto_migrate: bool = True
+    shutdown_delay_seconds: float = Field(
+        default=0,
+        ge=0,
+        le=300,
+        description="After SIGTERM, keep serving this long with /readyz answering 503",
+    )
     log_level: str = "INFO"
 
     admin_api_key: SecretStr | None = None

@@ -44,7 +44,7 @@ async def readyz(request: Request) -> Readiness:
     except Exception as exc:  # any failure to reach the database means "not ready"
         log.warning("readiness check failed: %s", type(exc).__name__)
         raise ServiceUnavailable("The database is unreachable") from None
-    if revision != migrations.head_revision():
+    if not migrations.schema_is_servable(revision):
         raise ServiceUnavailable(
             f"The database schema is at {revision or 'nothing'}, not at "
             f"{migrations.head_revision()}; run `muster migrate`"

@@ -56,7 +56,7 @@ async def test_real_alertmanager_opens_and_mitigates_an_incident(alertmanager_bi
         with muster_serve(env, tmp_path) as muster:
             port = free_port()
             config = tmp_path / "alertmanager.yml"
-            webhook = f"{muster.base_url}/api/v1/webhooks/alertmanager"
+            webhook = f"{muster.base}/api/v1/webhooks/alertmanager"
             config.write_text(CONFIG.format(url=webhook, token=ALERTMANAGER_TOKEN))
             log = (tmp_path / "alertmanager.log").open("w")
             alertmanager = subprocess.Popen(
@@ -87,7 +87,7 @@ async def test_real_alertmanager_opens_and_mitigates_an_incident(alertmanager_bi
                 assert httpx.post(f"{api}/alerts", json=[alert]).status_code == 200
 
                 headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
-                incidents = f"{muster.base_url}/api/v1/incidents"
+                incidents = f"{muster.base}/api/v1/incidents"
                 opened = wait_for(lambda: httpx.get(incidents, headers=headers).json()["items"])
                 assert len(opened) == 1
                 incident = opened[0]
