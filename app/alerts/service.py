@@ -238,8 +238,7 @@ class _Ingest:
             ends_at=incoming.ends_at,
             generator_url=incoming.generator_url,
         )
-        self.session.add(alert)
-        await self.session.flush()
+        self.session.add(alert)  # written with the rest of the notification, batched
         await self._entry(incident, incoming)
         if incoming.status == AlertStatus.FIRING:
             self.refired.add(incident.id)
@@ -253,7 +252,6 @@ class _Ingest:
         )
         alert.last_received_at, alert.received_count = utcnow(), alert.received_count + 1
         alert.starts_at, alert.ends_at = incoming.starts_at, incoming.ends_at
-        await self.session.flush()
         self.touched[incident.id] = incident
         if was != incoming.status:
             await self._entry(incident, incoming)

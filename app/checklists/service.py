@@ -27,7 +27,6 @@ async def create_checklist(
         ChecklistItem(incident_id=incident.id, key=item.key, label=item.label, position=n)
         for n, item in enumerate(template.items)
     )
-    await session.flush()
 
 
 async def list_items(
