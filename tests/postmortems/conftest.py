@@ -1,15 +1,3 @@
-from collections.abc import Iterator
-from datetime import UTC, datetime
+from tests.clock import clock
 
-import pytest
-
-from app.core.clock import FrozenClock, frozen_clock
-
-T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def clock() -> Iterator[FrozenClock]:
-    """`utcnow()` stopped at T0; tests move it with `clock.advance(minutes=…)`."""
-    with frozen_clock(T0) as frozen:
-        yield frozen
+__all__ = ["clock"]
