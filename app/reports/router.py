@@ -21,7 +21,7 @@ router = APIRouter(
 
 
 @router.get("/summary", response_model=SummaryOut, responses=responses(InvalidInput))
-async def summary(
+async def get_summary(
     session: SessionDep,
     _: ReadIncidents,
     start: Annotated[

@@ -1,5 +1,7 @@
 """Action items: created, changed and rolled out per service, through the HTTP API."""
 
+import asyncio
+
 import pytest
 
 from tests.auth.test_api_keys import create_key
@@ -206,6 +208,9 @@ async def test_listing_across_incidents_filters_by_status_owner_kind_rollout_and
         return [item["title"] for item in response.json()["items"]]
 
     assert await titles() == ["D", "C", "B", "A"]
+    page = (await client.get("/api/v1/action-items", params={"limit": 3})).json()
+    rest = await titles(limit=3, cursor=page["next_cursor"])
+    assert ([i["title"] for i in page["items"]], rest) == (["D", "C", "B"], ["A"])
     assert await titles(status=["open"]) == ["D", "B", "A"]
     assert await titles(status=["done", "wont_do"]) == ["C"]
     assert await titles(owner="alice") == ["D", "A"]
@@ -323,3 +328,22 @@ async def test_idempotency_key_replays_the_first_creation(client, database):
     assert again.headers["idempotent-replayed"] == "true"
     assert_problem(await client.post(url, json={"title": "Other"}, headers=headers), 409)
     assert (await snapshot(database))["action_items"] == 1
+
+
+async def test_concurrent_changes_to_one_rollout_keep_one_row_per_service(client, database):
+    incident = await make_incident(client)
+    item = await add_item(client, incident)
+    url = f"/api/v1/action-items/{item['id']}"
+    answers = await asyncio.gather(
+        *(
+            client.patch(url, json={"rollout": [{"service": "payments", "status": status}]})
+            for status in ("in_progress", "done", "not_applicable")
+        )
+    )
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert (await snapshot(database))["action_item_rollouts"] == 1
+    final = (await client.get(url)).json()
+    assert [r["service"] for r in final["rollout"]] == ["payments"]
+    summaries = [e["summary"] for e in await timeline(client, incident, kind="action_item")]
+    assert len(summaries) == 4
+    assert sum("payments: added →" in s for s in summaries) == 1, "added once, then changed"

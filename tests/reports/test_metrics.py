@@ -3,6 +3,7 @@
 import re
 
 import httpx
+import pytest
 
 from app.main import create_app
 from tests.conftest import make_settings
@@ -62,7 +63,8 @@ async def test_the_first_sre_of_an_incident_is_observed_once(client, clock):
         return after[name] - before.get(name, 0.0)
 
     assert delta(f"{SRE}_count") == 2
-    assert delta(f"{SRE}_sum") == 780
+    # the process-wide sum may be large already: compare without float noise
+    assert delta(f"{SRE}_sum") == pytest.approx(780, abs=1e-3)
     assert delta(f'{SRE}_bucket{{le="300.0"}}') == 1
     assert delta(f'{SRE}_bucket{{le="600.0"}}') == 2
 
