@@ -1,4 +1,5 @@
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -52,26 +53,56 @@ class Window(BaseModel):
     end: datetime = Field(alias="to", description="Exclusive")
 
 
+_STAT = {"count": 4, "median_seconds": 120.0, "p90_seconds": 600.0}
+EXAMPLE: dict[str, Any] = {
+    "window": {"from": "2026-11-01T00:00:00Z", "to": "2026-12-01T00:00:00Z"},
+    "service": None,
+    "severity": [],
+    "environment": "production",
+    "incidents": 4,
+    "by_severity": {"sev1": 1, "sev2": 2, "sev3": 1, "sev4": 0},
+    "by_status": {
+        "triggered": 0,
+        "acknowledged": 1,
+        "investigating": 0,
+        "mitigated": 1,
+        "resolved": 2,
+        "closed": 0,
+    },
+    "by_service": {"checkout": 3, "payments": 2},
+    "time_to_acknowledge": _STAT,
+    "time_to_sre_engagement": {"count": 2, "median_seconds": 240.0, "p90_seconds": 720.0},
+    "time_to_mitigate": {"count": 3, "median_seconds": 2700.0, "p90_seconds": 5400.0},
+    "time_to_resolve": {"count": 2, "median_seconds": 3600.0, "p90_seconds": 5400.0},
+    "sre_engaged": {
+        "within_5_min": {"count": 1, "share": 0.25},
+        "within_15_min": {"count": 2, "share": 0.5},
+    },
+    "services": [
+        {
+            "service": "checkout",
+            "incidents": 3,
+            "deploys": 12,
+            "change_failures": 2,
+            "change_failure_rate": 0.16666666666666666,
+            "failed_deploy_recovery": {
+                "count": 2,
+                "median_seconds": 1800.0,
+                "p90_seconds": 4200.0,
+                "unrecovered": 0,
+            },
+        }
+    ],
+    "action_items": {"total": 3, "open": 2, "overdue": 1},
+    "recurrences": 1,
+}
+
+
 class SummaryOut(BaseModel):
     """Incidents that started in the window (and match the filters), and the deploys of
     the window. Durations are measured from `started_at`."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {
-                "window": {"from": "2026-11-01T00:00:00Z", "to": "2026-12-01T00:00:00Z"},
-                "service": "checkout",
-                "severity": [],
-                "environment": None,
-                "incidents": 4,
-                "by_severity": {"sev1": 1, "sev2": 1, "sev3": 2, "sev4": 0},
-                "by_status": {"triggered": 0, "resolved": 1, "closed": 3},
-                "by_service": {"checkout": 4, "payments": 1},
-                "time_to_acknowledge": {"count": 4, "median_seconds": 120, "p90_seconds": 300},
-                "recurrences": 1,
-            }
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"example": EXAMPLE})
 
     window: Window
     service: str | None
