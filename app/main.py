@@ -30,6 +30,8 @@ from app.integrations.alertmanager import router as alertmanager_router
 from app.integrations.router import router as webhooks_router
 from app.ops.router import router as ops_router
 from app.participants.router import router as participants_router
+from app.postmortems import router as postmortems
+from app.reports.router import router as reports_router
 from app.rollbacks.router import router as rollbacks_router
 from app.timeline.router import router as timeline_router
 
@@ -101,6 +103,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         checklist_router,
         rollbacks_router,
         alerts_router,
+        postmortems.incident_items,
+        postmortems.items,
+        postmortems.postmortems,
+        reports_router,
         alertmanager_router,
         deploys_router,
         suspects_router,

@@ -11,12 +11,15 @@ from app.deploys.models import Deploy
 from app.incidents.models import Counter, Incident
 from app.integrations.models import InboundDelivery
 from app.participants.models import Participant
+from app.postmortems.models import ActionItem, ActionItemRollout
 from app.rollbacks.models import RollbackReview
 from app.timeline.models import TimelineEntry
 
 metadata = SQLModel.metadata
 
 __all__ = [
+    "ActionItem",
+    "ActionItemRollout",
     "Alert",
     "AlertNotification",
     "ApiKey",

@@ -15,10 +15,11 @@ import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import delete
+from sqlalchemy import delete, text
 
 from app.core.db import Database
 from app.core.settings import Settings
+from app.incidents.models import NUMBER_SEQUENCE
 from app.main import create_app
 from app.models import metadata
 
@@ -106,6 +107,8 @@ async def client(app: FastAPI, database: Database) -> AsyncIterator[httpx.AsyncC
     async with database.engine.begin() as connection:
         for table in reversed(metadata.sorted_tables):
             await connection.execute(delete(table))
+        if connection.dialect.name == "postgresql":
+            await connection.execute(text(f"ALTER SEQUENCE {NUMBER_SEQUENCE} RESTART"))
 
 
 @pytest.fixture

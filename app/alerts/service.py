@@ -32,6 +32,7 @@ from app.incidents import service as incident_service
 from app.incidents.models import Incident
 from app.incidents.schemas import IncidentCreate, IncidentUpdate
 from app.incidents.state import OPEN, Severity, Status
+from app.postmortems import recurrence
 from app.timeline import service as timeline_service
 from app.timeline.models import EntryKind
 
@@ -205,6 +206,13 @@ class _Ingest:
                 await self._update(alert, incident, incoming)
             elif group_incident is not None:
                 await self._attach(group_incident, incoming)
+        for opened in self.outcome.opened:  # now that its alerts are attached
+            await recurrence.link_recurrence(
+                self.session,
+                opened,
+                lookback_days=self.settings.recurrence_lookback_days,
+                actor=ACTOR,
+            )
         for incident in self.touched.values():
             await self._settle(incident, notification.alerts)
         self.outcome.updated = [i for i in self.touched.values() if i not in self.outcome.opened]

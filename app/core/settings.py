@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)
     checklist_template: Path | None = None
     idempotency_ttl_hours: int = Field(default=24, ge=1)
+    # A new incident matching an earlier one started within this many days is a recurrence.
+    recurrence_lookback_days: int = Field(default=90, ge=1, le=3650)
 
     @field_validator("sre_notify_urls", "service_labels", mode="before")
     @classmethod

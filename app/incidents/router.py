@@ -3,7 +3,7 @@
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from app.core.api import API_PREFIX
@@ -27,6 +27,7 @@ from app.incidents.models import Incident
 from app.incidents.schemas import IncidentCreate, IncidentOut, IncidentUpdate, incident_json
 from app.incidents.service import IncidentFilters, IncidentNotFound, InvalidTransition
 from app.incidents.state import Severity, Status
+from app.postmortems import recurrence
 
 router = APIRouter(
     prefix=f"{API_PREFIX}/incidents",
@@ -71,6 +72,7 @@ def _check_if_match(incident: Incident, if_match: str | None) -> None:
 )
 async def create_incident(
     body: IncidentCreate,
+    request: Request,
     session: SessionDep,
     principal: WriteIncidents,
     idempotency: IdempotencyDep,
@@ -78,6 +80,12 @@ async def create_incident(
 ) -> JSONResponse:
     """Open an incident: it starts `triggered`, with its checklist, and SRE is notified."""
     incident = await service.create_incident(session, body, template=template, actor=principal.name)
+    await recurrence.link_recurrence(
+        session,
+        incident,
+        lookback_days=request.app.state.settings.recurrence_lookback_days,
+        actor=principal.name,
+    )
     return await idempotency.respond(
         IncidentOut.of(incident), status_code=201, headers=_headers(incident)
     )

@@ -10,6 +10,8 @@ from sqlalchemy import text
 from app.core import migrations
 from app.core.db import Database
 from app.core.errors import ServiceUnavailable, responses
+from app.reports import metrics as report_metrics
+from app.reports import service as report_service
 
 router = APIRouter(tags=["operations"])
 log = logging.getLogger("muster.ops")
@@ -58,7 +60,13 @@ async def readyz(request: Request) -> Readiness:
     responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
 )
 async def metrics(request: Request) -> Response:
-    """Prometheus metrics: request counts and latency by route template and status."""
-    return Response(
-        generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST
-    )
+    """Prometheus metrics: requests by route and status, open incidents, SRE engagement."""
+    database: Database = request.app.state.database
+    counts: dict[tuple[str, str], int] | None = None
+    try:
+        async with database.sessionmaker() as session:
+            counts = await report_service.open_incident_counts(session)
+    except Exception as exc:  # the process metrics are still worth serving
+        log.warning("open-incident gauge unavailable: %s", type(exc).__name__)
+    body = generate_latest(request.app.state.metrics.registry) + report_metrics.exposition(counts)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

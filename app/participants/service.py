@@ -15,6 +15,7 @@ from app.incidents import service as incident_service
 from app.incidents.models import Incident
 from app.participants.models import Participant, Role
 from app.participants.schemas import ParticipantCreate, ParticipantOut
+from app.reports import service as report_service
 from app.timeline import service as timeline_service
 from app.timeline.models import EntryKind
 
@@ -99,6 +100,7 @@ async def _after_role_given(
         await checklist_service.tick(
             session, incident, "sre_joined", f"{participant.handle} joined"
         )
+        await report_service.note_sre_role(session, incident)
     if participant.role != Role.COMMANDER:
         return
     previous = await session.scalars(

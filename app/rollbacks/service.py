@@ -5,6 +5,7 @@ reviews are serialised and a review read here is the committed, current one.
 """
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -279,6 +280,16 @@ async def get_review(
     if review is None:
         raise RollbackReviewNotFound(f"No rollback review {review_id} on {incident.reference}")
     return review
+
+
+async def reviews_of(session: AsyncSession, incident: Incident) -> Sequence[RollbackReview]:
+    """Every review of the incident, oldest first (for the postmortem)."""
+    statement = (
+        select(RollbackReview)
+        .where(col(RollbackReview.incident_id) == incident.id)
+        .order_by(col(RollbackReview.created_at), col(RollbackReview.id))
+    )
+    return (await session.scalars(statement)).all()
 
 
 async def list_reviews(

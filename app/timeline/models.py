@@ -29,6 +29,7 @@ class EntryKind(StrEnum):
     ALERT_RESOLVED = "alert_resolved"
     DEPLOY_LINKED = "deploy_linked"
     ROLLBACK_REVIEW = "rollback_review"
+    ACTION_ITEM = "action_item"
 
 
 HUMAN_KINDS = frozenset(

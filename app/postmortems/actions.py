@@ -1,0 +1,332 @@
+"""Action items: what an incident taught, who does it by when, and where it is rolled out.
+
+Every change adds an `action_item` timeline entry to the incident and emits
+`action_item.updated`, in the same transaction as the change.
+"""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import exists, or_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from app.core.clock import utcnow
+from app.core.errors import FieldProblem, InvalidInput, NotFound
+from app.core.events import EventType, emit
+from app.core.pagination import PageParams, Rows, paginate
+from app.incidents.models import Incident
+from app.postmortems.models import (
+    UNFINISHED,
+    ActionItem,
+    ActionItemRollout,
+    ActionKind,
+    ActionStatus,
+    RolloutStatus,
+)
+from app.postmortems.schemas import ActionItemCreate, ActionItemOut, ActionItemUpdate
+from app.timeline import service as timeline_service
+from app.timeline.models import EntryKind
+
+NOT_NULL = ("title", "kind", "status", "rollout")
+
+
+class ActionItemNotFound(NotFound):
+    pass
+
+
+@dataclass(frozen=True)
+class ActionItemFilters:
+    statuses: list[ActionStatus] | None = None
+    kinds: list[ActionKind] | None = None
+    owner: str | None = None
+    rollout_service: str | None = None
+    rollout_statuses: list[RolloutStatus] | None = None
+    overdue: bool | None = None
+
+
+async def rollouts_of(
+    session: AsyncSession, item_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[ActionItemRollout]]:
+    found: dict[uuid.UUID, list[ActionItemRollout]] = {item_id: [] for item_id in item_ids}
+    if item_ids:
+        rows = await session.scalars(
+            select(ActionItemRollout).where(col(ActionItemRollout.action_item_id).in_(item_ids))
+        )
+        for rollout in rows:
+            found[rollout.action_item_id].append(rollout)
+    return found
+
+
+async def describe(session: AsyncSession, items: Sequence[ActionItem]) -> list[ActionItemOut]:
+    """Response models for `items`, with their rollouts and incident references (2 queries)."""
+    rollouts = await rollouts_of(session, [item.id for item in items])
+    incident_ids = {item.incident_id for item in items}
+    numbers: dict[uuid.UUID, int] = {}
+    if incident_ids:
+        rows = await session.execute(
+            select(Incident.id, Incident.number).where(col(Incident.id).in_(incident_ids))
+        )
+        numbers = dict(rows.all())
+    return [
+        ActionItemOut.of(item, rollouts[item.id], f"INC-{numbers[item.incident_id]}")
+        for item in items
+    ]
+
+
+async def _announce(
+    session: AsyncSession,
+    incident: Incident,
+    item: ActionItem,
+    summary: str,
+    *,
+    actor: str,
+    changes: dict[str, Any],
+) -> ActionItemOut:
+    (out,) = await describe(session, [item])
+    await timeline_service.record(
+        session,
+        incident,
+        EntryKind.ACTION_ITEM,
+        summary,
+        author=actor,
+        data={"action_item_id": str(item.id), "title": item.title, "changes": changes},
+    )
+    await emit(
+        session,
+        EventType.ACTION_ITEM_UPDATED,
+        {
+            "incident": timeline_service.incident_ref(incident),
+            "action_item": out.model_dump(mode="json"),
+            "changes": changes,
+        },
+        incident_id=incident.id,
+    )
+    return out
+
+
+async def create_action_item(
+    session: AsyncSession, incident: Incident, data: ActionItemCreate, *, actor: str
+) -> ActionItemOut:
+    now = utcnow()
+    item = ActionItem(
+        incident_id=incident.id,
+        title=data.title,
+        description=data.description,
+        kind=data.kind,
+        owner=data.owner,
+        due=data.due,
+        status=data.status,
+        created_at=now,
+        updated_at=now,
+        completed_at=None if data.status in UNFINISHED else now,
+    )
+    session.add(item)
+    await session.flush()
+    session.add_all(
+        ActionItemRollout(
+            action_item_id=item.id,
+            service=entry.service,
+            status=entry.status,
+            note=entry.note,
+            updated_at=now,
+        )
+        for entry in data.rollout
+    )
+    await session.flush()
+    details = [str(item.kind)]
+    if item.owner:
+        details.append(f"owner {item.owner}")
+    if item.due:
+        details.append(f"due {item.due.isoformat()}")
+    if data.rollout:
+        details.append("rollout to " + ", ".join(entry.service for entry in data.rollout))
+    changes = {"created": True, "status": {"from": None, "to": item.status}}
+    return await _announce(
+        session,
+        incident,
+        item,
+        f"Action item added: {item.title} ({'; '.join(details)})",
+        actor=actor,
+        changes=changes,
+    )
+
+
+async def get_action_item(
+    session: AsyncSession, item_id: uuid.UUID, *, for_update: bool = False
+) -> tuple[ActionItem, Incident]:
+    statement = select(ActionItem).where(col(ActionItem.id) == item_id)
+    if for_update:
+        statement = statement.with_for_update()
+    item = await session.scalar(statement)
+    if item is None:
+        raise ActionItemNotFound(f"No action item {item_id}")
+    incident = await session.get(Incident, item.incident_id)
+    assert incident is not None, "action items are deleted with their incident"
+    return item, incident
+
+
+def _refuse_nulls(changes: ActionItemUpdate) -> None:
+    nulls = [f for f in NOT_NULL if f in changes.model_fields_set and getattr(changes, f) is None]
+    if nulls:
+        raise InvalidInput(
+            f"{', '.join(nulls)} cannot be null",
+            errors=[
+                FieldProblem(field=f"body.{f}", message="may not be null", type="null")
+                for f in nulls
+            ],
+        )
+
+
+async def _apply_rollout(
+    session: AsyncSession, item: ActionItem, changes: ActionItemUpdate
+) -> dict[str, dict[str, Any]]:
+    """Upsert or remove the rollout per service; returns what changed, by service."""
+    current = {r.service: r for r in (await rollouts_of(session, [item.id]))[item.id]}
+    changed: dict[str, dict[str, Any]] = {}
+    now = utcnow()
+    for change in changes.rollout or []:
+        existing = current.get(change.service)
+        if change.remove:
+            if existing is not None:
+                changed[change.service] = {"from": existing.status, "to": None}
+                await session.delete(existing)
+            continue
+        if existing is None:
+            status = change.status or RolloutStatus.PENDING
+            session.add(
+                ActionItemRollout(
+                    action_item_id=item.id,
+                    service=change.service,
+                    status=status,
+                    note=change.note,
+                    updated_at=now,
+                )
+            )
+            changed[change.service] = {"from": None, "to": status}
+            continue
+        before = (existing.status, existing.note)
+        if change.status is not None:
+            existing.status = change.status
+        if "note" in change.model_fields_set:
+            existing.note = change.note
+        if (existing.status, existing.note) != before:
+            existing.updated_at = now
+            changed[change.service] = {"from": before[0], "to": existing.status}
+            if existing.note != before[1]:
+                changed[change.service]["note"] = existing.note
+    await session.flush()
+    return changed
+
+
+def _describe_changes(changes: dict[str, Any]) -> str:
+    parts: list[str] = []
+    for field, change in changes.items():
+        if field == "rollout":
+            for service, step in change.items():
+                before, after = step["from"] or "added", step["to"] or "removed"
+                parts.append(
+                    f"rollout {service}: note changed"
+                    if before == after
+                    else f"rollout {service}: {before} → {after}"
+                )
+        elif field in ("status", "kind", "owner", "due"):
+            parts.append(f"{field} {change['from'] or '—'} → {change['to'] or '—'}")
+        else:
+            parts.append(f"{field} changed")
+    return "; ".join(parts)
+
+
+async def update_action_item(
+    session: AsyncSession,
+    incident: Incident,
+    item: ActionItem,
+    changes: ActionItemUpdate,
+    *,
+    actor: str,
+) -> ActionItemOut:
+    """Apply a PATCH; a PATCH that changes nothing records nothing."""
+    _refuse_nulls(changes)
+    changed: dict[str, Any] = {}
+    for field in ("title", "description", "kind", "owner", "due", "status"):
+        if field not in changes.model_fields_set:
+            continue
+        value, before = getattr(changes, field), getattr(item, field)
+        if value != before:
+            changed[field] = {
+                "from": before.isoformat() if isinstance(before, date) else before,
+                "to": value.isoformat() if isinstance(value, date) else value,
+            }
+            setattr(item, field, value)
+    now = utcnow()
+    if "status" in changed:
+        finished = item.status not in UNFINISHED
+        if finished and changed["status"]["from"] in UNFINISHED:
+            item.completed_at = now
+        elif not finished:
+            item.completed_at = None
+    if changes.rollout is not None:
+        rollout = await _apply_rollout(session, item, changes)
+        if rollout:
+            changed["rollout"] = rollout
+    if not changed:
+        (out,) = await describe(session, [item])
+        return out
+    item.updated_at = now
+    await session.flush()
+    return await _announce(
+        session,
+        incident,
+        item,
+        f"Action item {item.title}: {_describe_changes(changed)}",
+        actor=actor,
+        changes=changed,
+    )
+
+
+async def list_for_incident(
+    session: AsyncSession, incident: Incident, page: PageParams
+) -> Rows[ActionItem]:
+    statement = select(ActionItem).where(col(ActionItem.incident_id) == incident.id)
+    return await paginate(
+        session, statement, page, col(ActionItem.created_at), col(ActionItem.id), descending=False
+    )
+
+
+async def all_for_incident(session: AsyncSession, incident: Incident) -> list[ActionItemOut]:
+    items = await session.scalars(
+        select(ActionItem)
+        .where(col(ActionItem.incident_id) == incident.id)
+        .order_by(col(ActionItem.created_at), col(ActionItem.id))
+    )
+    return await describe(session, list(items))
+
+
+async def list_action_items(
+    session: AsyncSession, filters: ActionItemFilters, page: PageParams
+) -> Rows[ActionItem]:
+    statement = select(ActionItem)
+    if filters.statuses:
+        statement = statement.where(col(ActionItem.status).in_(filters.statuses))
+    if filters.kinds:
+        statement = statement.where(col(ActionItem.kind).in_(filters.kinds))
+    if filters.owner is not None:
+        statement = statement.where(col(ActionItem.owner) == filters.owner)
+    if filters.rollout_service is not None or filters.rollout_statuses:
+        rollout = exists().where(col(ActionItemRollout.action_item_id) == col(ActionItem.id))
+        if filters.rollout_service is not None:
+            rollout = rollout.where(col(ActionItemRollout.service) == filters.rollout_service)
+        if filters.rollout_statuses:
+            rollout = rollout.where(col(ActionItemRollout.status).in_(filters.rollout_statuses))
+        statement = statement.where(rollout)
+    if filters.overdue is not None:
+        today = utcnow().date()
+        due, status = col(ActionItem.due), col(ActionItem.status)
+        if filters.overdue:
+            statement = statement.where(due < today, status.in_(UNFINISHED))
+        else:
+            statement = statement.where(or_(due.is_(None), due >= today, status.not_in(UNFINISHED)))
+    return await paginate(session, statement, page, col(ActionItem.created_at), col(ActionItem.id))

@@ -1,0 +1,181 @@
+"""Recurrences: a new incident that repeats an earlier one is linked to it.
+
+An earlier incident matches when it had an alert with the same fingerprint as one of
+the new incident's alerts, or an alert of the same name (its `alertname`, or the
+`alertname` label of an incident opened through the API) while sharing a service
+with the new incident. Only incidents that started within the look-back
+(`MUSTER_RECURRENCE_LOOKBACK_DAYS`, before the new one started) count, and the most
+recent match wins. Every path that opens incidents calls `link_recurrence` once the
+incident is complete: the API right after creating it, Alertmanager ingestion after
+attaching the new incident's alerts.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import JSON, or_, type_coerce
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from app.alerts.models import Alert
+from app.core.clock import utcnow
+from app.core.events import EventType, emit
+from app.incidents.models import Incident
+from app.incidents.schemas import IncidentOut
+from app.postmortems import actions
+from app.postmortems.models import RolloutStatus
+from app.postmortems.schemas import (
+    ActionItemOut,
+    IncidentBrief,
+    RecurrenceActionItem,
+    RecurrenceOut,
+)
+from app.timeline import service as timeline_service
+from app.timeline.models import EntryKind
+
+
+@dataclass
+class Match:
+    earlier: Incident
+    alertname: str | None = None
+    service: str | None = None
+    fingerprint: str | None = None
+
+    @property
+    def reason(self) -> str:
+        if self.alertname and self.service:
+            return f"{self.alertname} on {self.service}"
+        return f"same alert: {self.alertname or 'fingerprint'} {self.fingerprint}"
+
+
+async def find_earlier(
+    session: AsyncSession, incident: Incident, *, lookback_days: int
+) -> Match | None:
+    """The most recent earlier incident that `incident` repeats, if any."""
+    rows = await session.execute(
+        select(Alert.fingerprint, Alert.alertname).where(col(Alert.incident_id) == incident.id)
+    )
+    alerts = rows.all()
+    fingerprints = {fingerprint for fingerprint, _ in alerts}
+    names = {name for _, name in alerts if name}
+    if incident.labels.get("alertname"):
+        names.add(incident.labels["alertname"])
+    services = incident.services
+    by_name = bool(names and services)
+    if not fingerprints and not by_name:
+        return None
+    earlier = (col(Incident.number) < incident.number) & (
+        col(Incident.started_at) >= incident.started_at - timedelta(days=lookback_days)
+    )
+    found: dict[uuid.UUID, Match] = {}
+
+    def consider(candidate: Incident, name: str | None, fingerprint: str | None) -> None:
+        match = found.setdefault(candidate.id, Match(candidate))
+        common = [s for s in services if s in candidate.services]
+        if name in names and common and match.service is None:
+            match.alertname, match.service = name, common[0]
+        elif fingerprint in fingerprints and match.fingerprint is None:
+            match.fingerprint = fingerprint
+            match.alertname = match.alertname or name
+
+    conditions = []
+    if fingerprints:
+        conditions.append(col(Alert.fingerprint).in_(fingerprints))
+    if by_name:
+        conditions.append(col(Alert.alertname).in_(names))
+    alert_rows = await session.execute(
+        select(Incident, Alert.alertname, Alert.fingerprint)
+        .join(Alert, col(Alert.incident_id) == col(Incident.id))
+        .where(earlier, or_(*conditions))
+    )
+    for candidate, name, fingerprint in alert_rows:
+        consider(candidate, name, fingerprint)
+    if by_name:
+        labelled = await session.scalars(
+            select(Incident).where(
+                earlier, type_coerce(col(Incident.labels), JSON)["alertname"].as_string().in_(names)
+            )
+        )
+        for candidate in labelled:
+            consider(candidate, candidate.labels.get("alertname"), None)
+    matches = [m for m in found.values() if m.service is not None or m.fingerprint is not None]
+    return max(matches, key=lambda m: m.earlier.number, default=None)
+
+
+async def link_recurrence(
+    session: AsyncSession, incident: Incident, *, lookback_days: int, actor: str
+) -> Match | None:
+    """Link `incident` to the earlier incident it repeats, unless it is already linked."""
+    if incident.recurrence_of is not None:
+        return None
+    match = await find_earlier(session, incident, lookback_days=lookback_days)
+    if match is None:
+        return None
+    earlier = match.earlier
+    incident.recurrence_of = earlier.id
+    incident.version += 1
+    incident.updated_at = utcnow()
+    await session.flush()
+    await timeline_service.record(
+        session,
+        incident,
+        EntryKind.INCIDENT_UPDATED,
+        f"Recurrence of {earlier.reference} ({match.reason})",
+        author=actor,
+        data={
+            "recurrence_of": str(earlier.id),
+            "reference": earlier.reference,
+            "alertname": match.alertname,
+            "service": match.service,
+            "fingerprint": match.fingerprint,
+        },
+    )
+    change = {"recurrence_of": {"from": None, "to": str(earlier.id)}}
+    await emit(
+        session,
+        EventType.INCIDENT_UPDATED,
+        {"incident": IncidentOut.of(incident).model_dump(mode="json"), "changes": change},
+        incident_id=incident.id,
+    )
+    return match
+
+
+def brief(incident: Incident) -> IncidentBrief:
+    return IncidentBrief(
+        id=incident.id,
+        reference=incident.reference,
+        title=incident.title,
+        severity=incident.severity,
+        status=incident.status,
+        services=incident.services,
+        started_at=incident.started_at,
+        mitigated_at=incident.mitigated_at,
+        resolved_at=incident.resolved_at,
+        closed_at=incident.closed_at,
+    )
+
+
+def reached(item: ActionItemOut, service: str) -> bool | None:
+    """Did the measure reach `service`: done → true, listed otherwise → false, unlisted → null."""
+    for rollout in item.rollout:
+        if rollout.service == service:
+            return rollout.status == RolloutStatus.DONE
+    return None
+
+
+async def recurrence_view(session: AsyncSession, incident: Incident) -> RecurrenceOut:
+    earlier = (
+        await session.get(Incident, incident.recurrence_of) if incident.recurrence_of else None
+    )
+    items = await actions.all_for_incident(session, earlier) if earlier else []
+    return RecurrenceOut(
+        incident=brief(incident),
+        recurrence_of=brief(earlier) if earlier else None,
+        action_items=[
+            RecurrenceActionItem(
+                **item.model_dump(), reached={s: reached(item, s) for s in incident.services}
+            )
+            for item in items
+        ],
+    )

@@ -1,0 +1,348 @@
+"""Request and response models: action items with their rollout, and recurrences."""
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+from app.core.clock import utcnow
+from app.deploys.models import DeployKind, DeployStatus
+from app.incidents.state import Severity, Status
+from app.participants.models import Role
+from app.postmortems.models import (
+    UNFINISHED,
+    ActionItem,
+    ActionItemRollout,
+    ActionKind,
+    ActionStatus,
+    RolloutStatus,
+)
+from app.timeline.models import EntryKind
+
+
+def _iso_date(value: Any) -> Any:
+    # A bare number would be read as a Unix time; the contract is an ISO 8601 date.
+    if not isinstance(value, str | date):
+        raise ValueError("expected a date such as 2026-12-15")
+    return value
+
+
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+Description = Annotated[str, StringConstraints(max_length=20_000)]
+Owner = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Service = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Note = Annotated[str, StringConstraints(max_length=2000)]
+Due = Annotated[date, BeforeValidator(_iso_date)]
+
+
+class RolloutEntry(BaseModel):
+    """One service the measure must reach, and how far it got there."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    service: Service
+    status: RolloutStatus = RolloutStatus.PENDING
+    note: Note | None = None
+
+
+class RolloutChange(BaseModel):
+    """Add or change the rollout to one service, or remove it with `"remove": true`.
+
+    Left out, `status` keeps its value (a new service starts `pending`) and `note` keeps
+    its value; `"note": null` clears it.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    service: Service
+    status: RolloutStatus | None = None
+    note: Note | None = None
+    remove: bool = Field(
+        default=False, description="Take this service out of the rollout (no-op if absent)"
+    )
+
+    @model_validator(mode="after")
+    def _remove_alone(self) -> Self:
+        if self.remove and {"status", "note"} & self.model_fields_set:
+            raise ValueError("`remove` cannot be combined with `status` or `note`")
+        return self
+
+
+def _unique_services(entries: list[RolloutEntry] | list[RolloutChange] | None) -> None:
+    if entries is None:
+        return
+    seen: set[str] = set()
+    for entry in entries:
+        if entry.service in seen:
+            raise ValueError(f"service {entry.service!r} is listed twice in rollout")
+        seen.add(entry.service)
+
+
+class ActionItemCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "title": "Alert on connection-pool saturation",
+                "description": "Page when the pool is above 90% for 5 minutes.",
+                "kind": "detect",
+                "owner": "alice",
+                "due": "2026-12-15",
+                "rollout": [
+                    {"service": "checkout", "status": "in_progress"},
+                    {"service": "payments"},
+                ],
+            }
+        },
+    )
+
+    title: Title
+    description: Description | None = None
+    kind: ActionKind = ActionKind.PREVENT
+    owner: Owner | None = None
+    due: Due | None = Field(default=None, description="Due date (ISO 8601 date, UTC days)")
+    status: ActionStatus = ActionStatus.OPEN
+    rollout: Annotated[list[RolloutEntry], Field(max_length=100)] = Field(
+        default_factory=list, description="The services the measure must reach"
+    )
+
+    @model_validator(mode="after")
+    def _check_rollout(self) -> Self:
+        _unique_services(self.rollout)
+        return self
+
+
+class ActionItemUpdate(BaseModel):
+    """Only the fields sent change. `rollout` entries are upserted per service; services
+    not sent keep their rollout, and `{"service": …, "remove": true}` takes one out."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "status": "in_progress",
+                "rollout": [
+                    {"service": "checkout", "status": "done", "note": "shipped in v2.15"},
+                    {"service": "search", "status": "pending"},
+                    {"service": "payments", "remove": True},
+                ],
+            }
+        },
+    )
+
+    title: Title | None = None
+    description: Description | None = None
+    kind: ActionKind | None = None
+    owner: Owner | None = None
+    due: Due | None = None
+    status: ActionStatus | None = None
+    rollout: Annotated[list[RolloutChange], Field(max_length=100)] | None = None
+
+    @model_validator(mode="after")
+    def _check_rollout(self) -> Self:
+        _unique_services(self.rollout)
+        return self
+
+
+class RolloutOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    service: str
+    status: RolloutStatus
+    note: str | None
+    updated_at: datetime
+
+
+class ActionItemOut(BaseModel):
+    id: uuid.UUID
+    incident_id: uuid.UUID
+    incident_reference: str = Field(examples=["INC-42"])
+    title: str
+    description: str | None
+    kind: ActionKind
+    owner: str | None
+    due: date | None
+    status: ActionStatus
+    overdue: bool = Field(description="Unfinished and its due date has passed (UTC)")
+    rollout: list[RolloutOut] = Field(description="Per service, by service name")
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None = Field(description="When it became `done` or `wont_do`")
+
+    @classmethod
+    def of(
+        cls, item: ActionItem, rollouts: list[ActionItemRollout], reference: str
+    ) -> "ActionItemOut":
+        return cls(
+            id=item.id,
+            incident_id=item.incident_id,
+            incident_reference=reference,
+            title=item.title,
+            description=item.description,
+            kind=item.kind,
+            owner=item.owner,
+            due=item.due,
+            status=item.status,
+            overdue=is_overdue(item, utcnow().date()),
+            rollout=[RolloutOut.model_validate(r) for r in sorted(rollouts, key=_by_service)],
+            created_at=item.created_at,
+            updated_at=item.updated_at,
+            completed_at=item.completed_at,
+        )
+
+
+def _by_service(rollout: ActionItemRollout) -> str:
+    return rollout.service
+
+
+def is_overdue(item: ActionItem, today: date) -> bool:
+    return item.status in UNFINISHED and item.due is not None and item.due < today
+
+
+class IncidentBrief(BaseModel):
+    """The short form of an incident, with its dates."""
+
+    id: uuid.UUID
+    reference: str
+    title: str
+    severity: Severity
+    status: Status
+    services: list[str]
+    started_at: datetime
+    mitigated_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+
+
+class RecurrenceActionItem(ActionItemOut):
+    reached: dict[str, bool | None] = Field(
+        description="Per service of the recurring incident: true when the rollout to it is "
+        "`done`, false when it is listed with another status, null when it is not listed"
+    )
+
+
+class RecurrenceOut(BaseModel):
+    incident: IncidentBrief
+    recurrence_of: IncidentBrief | None = Field(
+        description="The earlier incident this one repeats; null when it is no recurrence"
+    )
+    action_items: list[RecurrenceActionItem] = Field(
+        description="The earlier incident's action items, and whether each reached this "
+        "incident's services"
+    )
+
+
+class Duration(BaseModel):
+    seconds: float
+    text: str = Field(description="Human-readable, e.g. `1 h 5 min`", examples=["1 h 5 min"])
+
+
+class ImpactWindow(BaseModel):
+    started_at: datetime
+    ended_at: datetime | None = Field(
+        description="When the impact stopped: mitigated, else resolved; null while ongoing"
+    )
+    ended_by: Literal["mitigated", "resolved"] | None
+    duration: Duration | None
+
+
+class Durations(BaseModel):
+    """Each measured from `started_at`; null when not reached (yet)."""
+
+    time_to_acknowledge: Duration | None
+    time_to_sre_engagement: Duration | None
+    time_to_mitigate: Duration | None
+    time_to_resolve: Duration | None
+
+
+class PostmortemParticipant(BaseModel):
+    handle: str
+    name: str | None
+    team: str | None
+    role: Role = Field(description="The role held last")
+    roles: list[Role] = Field(description="Every role held during this stint, in order")
+    joined_at: datetime
+    left_at: datetime | None
+
+
+class PostmortemEntry(BaseModel):
+    occurred_at: datetime
+    kind: EntryKind
+    author: str | None
+    summary: str
+    body: str | None
+
+
+class DeployLine(BaseModel):
+    id: uuid.UUID
+    service: str
+    environment: str
+    version: str | None
+    kind: DeployKind
+    status: DeployStatus
+    started_at: datetime
+    finished_at: datetime | None
+    minutes_before_impact: float = Field(
+        description="From the deploy (finished, or started if it finished after the impact "
+        "began) to `started_at`; negative for a deploy after the impact began"
+    )
+    failed: bool = Field(description="`failed` or `rolled_back`")
+
+
+class RollbackReviewLine(BaseModel):
+    service: str
+    status: str
+    from_version: str | None
+    to_version: str | None
+    requested_by: str | None
+    reviewer: str | None
+    updated_at: datetime | None
+
+
+class ChecklistLine(BaseModel):
+    key: str
+    label: str
+    done: bool
+    done_by: str | None
+    done_at: datetime | None
+    note: str | None
+
+
+class IncidentLink(BaseModel):
+    id: uuid.UUID
+    reference: str
+
+
+class PostmortemOut(BaseModel):
+    """A postmortem draft generated from the incident's record."""
+
+    incident_id: uuid.UUID
+    reference: str = Field(examples=["INC-42"])
+    title: str
+    severity: Severity
+    status: Status
+    services: list[str]
+    summary: str | None
+    commander: str | None
+    recurrence_of: IncidentLink | None
+    generated_at: datetime
+    impact: ImpactWindow
+    durations: Durations
+    participants: list[PostmortemParticipant]
+    timeline: list[PostmortemEntry]
+    suspect_deploys: list[DeployLine] = Field(
+        description="Deploys of the incident's services in the 24 h before the impact "
+        "began, closest first"
+    )
+    cause: DeployLine | None = Field(description="The deploy named as cause, if any")
+    rollback_reviews: list[RollbackReviewLine]
+    checklist: list[ChecklistLine]
+    action_items: list[ActionItemOut]

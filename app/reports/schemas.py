@@ -1,0 +1,122 @@
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.incidents.state import Severity
+
+
+class Stat(BaseModel):
+    """Nearest-rank median and 90th percentile of the durations measured."""
+
+    count: int = Field(description="Incidents (or deploys) measured")
+    median_seconds: float | None
+    p90_seconds: float | None
+
+
+class RecoveryStat(Stat):
+    unrecovered: int = Field(description="Failed deploys with no succeeded deploy after them yet")
+
+
+class Share(BaseModel):
+    count: int
+    share: float | None = Field(description="count ÷ incidents in scope; null with no incidents")
+
+
+class SreEngagement(BaseModel):
+    within_5_min: Share = Field(description="SRE engaged at most 5 minutes after the impact began")
+    within_15_min: Share
+
+
+class ServiceFigures(BaseModel):
+    service: str
+    incidents: int = Field(description="Incidents in scope touching this service")
+    deploys: int = Field(description="Deploys of the service in the window (any status)")
+    change_failures: int = Field(description="Those deploys that an incident names as its cause")
+    change_failure_rate: float | None = Field(description="change_failures ÷ deploys")
+    failed_deploy_recovery: RecoveryStat = Field(
+        description="From each failed or rolled-back deploy in the window to the next "
+        "succeeded deploy of the same service and environment"
+    )
+
+
+class ActionItemFigures(BaseModel):
+    total: int
+    open: int = Field(description="`open` or `in_progress`")
+    overdue: int = Field(description="Open and past their due date (UTC)")
+
+
+class Window(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    start: datetime = Field(alias="from", description="Inclusive")
+    end: datetime = Field(alias="to", description="Exclusive")
+
+
+_STAT = {"count": 4, "median_seconds": 120.0, "p90_seconds": 600.0}
+EXAMPLE: dict[str, Any] = {
+    "window": {"from": "2026-11-01T00:00:00Z", "to": "2026-12-01T00:00:00Z"},
+    "service": None,
+    "severity": [],
+    "environment": "production",
+    "incidents": 4,
+    "by_severity": {"sev1": 1, "sev2": 2, "sev3": 1, "sev4": 0},
+    "by_status": {
+        "triggered": 0,
+        "acknowledged": 1,
+        "investigating": 0,
+        "mitigated": 1,
+        "resolved": 2,
+        "closed": 0,
+    },
+    "by_service": {"checkout": 3, "payments": 2},
+    "time_to_acknowledge": _STAT,
+    "time_to_sre_engagement": {"count": 2, "median_seconds": 240.0, "p90_seconds": 720.0},
+    "time_to_mitigate": {"count": 3, "median_seconds": 2700.0, "p90_seconds": 5400.0},
+    "time_to_resolve": {"count": 2, "median_seconds": 3600.0, "p90_seconds": 5400.0},
+    "sre_engaged": {
+        "within_5_min": {"count": 1, "share": 0.25},
+        "within_15_min": {"count": 2, "share": 0.5},
+    },
+    "services": [
+        {
+            "service": "checkout",
+            "incidents": 3,
+            "deploys": 12,
+            "change_failures": 2,
+            "change_failure_rate": 0.16666666666666666,
+            "failed_deploy_recovery": {
+                "count": 2,
+                "median_seconds": 1800.0,
+                "p90_seconds": 4200.0,
+                "unrecovered": 0,
+            },
+        }
+    ],
+    "action_items": {"total": 3, "open": 2, "overdue": 1},
+    "recurrences": 1,
+}
+
+
+class SummaryOut(BaseModel):
+    """Incidents that started in the window (and match the filters), and the deploys of
+    the window. Durations are measured from `started_at`."""
+
+    model_config = ConfigDict(json_schema_extra={"example": EXAMPLE})
+
+    window: Window
+    service: str | None
+    severity: list[Severity]
+    environment: str | None
+    incidents: int
+    by_severity: dict[str, int]
+    by_status: dict[str, int]
+    by_service: dict[str, int] = Field(description="An incident counts for each of its services")
+    time_to_acknowledge: Stat
+    time_to_sre_engagement: Stat
+    time_to_mitigate: Stat
+    time_to_resolve: Stat
+    sre_engaged: SreEngagement
+    services: list[ServiceFigures]
+    action_items: ActionItemFigures = Field(description="Of the incidents in scope")
+    recurrences: int = Field(description="Incidents in scope that repeat an earlier one")

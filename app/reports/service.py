@@ -1,0 +1,298 @@
+"""Figures over many incidents and deploys: counts, times to respond, change failures.
+
+Counts are grouped in SQL. Durations are computed exactly (to the microsecond) from the
+timestamps the database returns, and their percentiles in Python: SQLite has no
+percentile functions and its date arithmetic is floating point. Definitions: see
+`app.reports.measures`.
+"""
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import JSON, ColumnElement, Executable, exists, func, true, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.selectable import TableValuedAlias
+from sqlmodel import col, select
+from sqlmodel.sql.expression import SelectOfScalar
+
+from app.core.clock import utcnow
+from app.core.errors import FieldProblem, InvalidInput
+from app.deploys.models import Deploy, DeployStatus
+from app.incidents.models import Incident
+from app.incidents.state import OPEN, Severity, Status
+from app.participants.models import Role
+from app.postmortems.models import UNFINISHED, ActionItem
+from app.reports import measures, metrics
+from app.reports.schemas import (
+    ActionItemFigures,
+    RecoveryStat,
+    ServiceFigures,
+    Share,
+    SreEngagement,
+    Stat,
+    SummaryOut,
+    Window,
+)
+from app.timeline.models import TimelineEntry
+
+DEFAULT_WINDOW = timedelta(days=30)
+ENGAGED_WITHIN = (5, 15)  # minutes
+
+
+@dataclass(frozen=True)
+class ReportFilters:
+    start: datetime | None = None
+    end: datetime | None = None
+    service: str | None = None
+    severities: list[Severity] = field(default_factory=list)
+    environment: str | None = None
+
+    def window(self) -> tuple[datetime, datetime]:
+        end = self.end or (self.start + DEFAULT_WINDOW if self.start else utcnow())
+        start = self.start or end - DEFAULT_WINDOW
+        if start >= end:
+            raise InvalidInput(
+                "`from` must be before `to`",
+                errors=[FieldProblem(field="query.from", message="not before `to`", type="range")],
+            )
+        return start, end
+
+
+def _is_postgresql(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _services_of_incident(session: AsyncSession) -> TableValuedAlias:
+    """A table-valued function over `incidents.services`, one row per service."""
+    if _is_postgresql(session):
+        services = type_coerce(col(Incident.services), JSONB)
+        return func.jsonb_array_elements_text(services).table_valued("value")
+    return func.json_each(col(Incident.services)).table_valued("value")
+
+
+def _scope(session: AsyncSession, filters: ReportFilters) -> list[ColumnElement[bool]]:
+    start, end = filters.window()
+    conditions = [col(Incident.started_at) >= start, col(Incident.started_at) < end]
+    if filters.severities:
+        conditions.append(col(Incident.severity).in_(filters.severities))
+    if filters.service is not None:
+        if _is_postgresql(session):
+            services = type_coerce(col(Incident.services), JSONB)
+            conditions.append(services.contains([filters.service]))
+        else:
+            members = func.json_each(col(Incident.services)).table_valued("value")
+            conditions.append(exists().where(members.c.value == filters.service))
+    return conditions
+
+
+async def _grouped(session: AsyncSession, statement: Executable) -> dict[str, int]:
+    rows = (await session.execute(statement)).all()
+    return {str(key): int(count) for key, count in rows}
+
+
+def stat(values: Sequence[float]) -> Stat:
+    return Stat(
+        count=len(values),
+        median_seconds=measures.nearest_rank(values, 50),
+        p90_seconds=measures.nearest_rank(values, 90),
+    )
+
+
+def _durations(values: Iterable[float | None]) -> list[float]:
+    return [value for value in values if value is not None]
+
+
+async def sre_engagements(
+    session: AsyncSession, incident_ids: SelectOfScalar[uuid.UUID] | Sequence[uuid.UUID]
+) -> dict[uuid.UUID, datetime]:
+    """When SRE first engaged on each incident (see `measures`), by incident id."""
+    role = type_coerce(col(TimelineEntry.data), JSON)["role"].as_string()
+    statement = (
+        select(col(TimelineEntry.incident_id), func.min(col(TimelineEntry.occurred_at)))
+        .where(
+            col(TimelineEntry.incident_id).in_(incident_ids),
+            col(TimelineEntry.kind).in_(measures.ROLE_KINDS),
+            role == Role.SRE,
+        )
+        .group_by(col(TimelineEntry.incident_id))
+    )
+    return dict((await session.execute(statement)).all())
+
+
+async def note_sre_role(session: AsyncSession, incident: Incident) -> None:
+    """Called when someone takes the `sre` role: the first one feeds the histogram."""
+    role = type_coerce(col(TimelineEntry.data), JSON)["role"].as_string()
+    held = await session.scalar(
+        select(func.count())
+        .select_from(TimelineEntry)
+        .where(
+            col(TimelineEntry.incident_id) == incident.id,
+            col(TimelineEntry.kind).in_(measures.ROLE_KINDS),
+            role == Role.SRE,
+        )
+    )
+    if held == 1:
+        elapsed = (utcnow() - incident.started_at).total_seconds()
+        metrics.SRE_ENGAGEMENT.observe(max(elapsed, 0.0))
+
+
+async def open_incident_counts(session: AsyncSession) -> dict[tuple[str, str], int]:
+    """Open incidents by (severity, status), in one grouped query."""
+    rows = await session.execute(
+        select(col(Incident.severity), col(Incident.status), func.count())
+        .where(col(Incident.status).in_(OPEN))
+        .group_by(col(Incident.severity), col(Incident.status))
+    )
+    return {(str(sev), str(status)): int(n) for sev, status, n in rows}
+
+
+async def _service_figures(
+    session: AsyncSession, filters: ReportFilters, incidents_by_service: dict[str, int]
+) -> list[ServiceFigures]:
+    start, end = filters.window()
+    in_window = [col(Deploy.effective_at) >= start, col(Deploy.effective_at) < end]
+    if filters.environment is not None:
+        in_window.append(col(Deploy.environment) == filters.environment)
+    if filters.service is not None:
+        in_window.append(col(Deploy.service) == filters.service)
+    deploys = await _grouped(
+        session,
+        select(col(Deploy.service), func.count()).where(*in_window).group_by(col(Deploy.service)),
+    )
+    causes = select(col(Incident.caused_by_deploy_id)).where(
+        col(Incident.caused_by_deploy_id).is_not(None)
+    )
+    if filters.severities:
+        causes = causes.where(col(Incident.severity).in_(filters.severities))
+    failures = await _grouped(
+        session,
+        select(col(Deploy.service), func.count())
+        .where(*in_window, col(Deploy.id).in_(causes))
+        .group_by(col(Deploy.service)),
+    )
+    later = aliased(Deploy)
+    next_success = (
+        select(func.min(col(later.effective_at)))
+        .where(
+            col(later.service) == col(Deploy.service),
+            col(later.environment) == col(Deploy.environment),
+            col(later.status) == DeployStatus.SUCCEEDED,
+            col(later.effective_at) > col(Deploy.effective_at),
+        )
+        .scalar_subquery()
+    )
+    failed = await session.execute(
+        select(col(Deploy.service), col(Deploy.effective_at), next_success).where(
+            *in_window, col(Deploy.status).in_([DeployStatus.FAILED, DeployStatus.ROLLED_BACK])
+        )
+    )
+    recoveries: dict[str, list[float | None]] = {}
+    for service, failed_at, recovered_at in failed:
+        assert failed_at is not None
+        recoveries.setdefault(service, []).append(measures.seconds(failed_at, recovered_at))
+    names = (
+        [filters.service]
+        if filters.service is not None
+        else sorted(set(deploys) | set(incidents_by_service))
+    )
+    figures = []
+    for name in names:
+        count, failures_of = deploys.get(name, 0), failures.get(name, 0)
+        times = recoveries.get(name, [])
+        recovered = _durations(times)
+        figures.append(
+            ServiceFigures(
+                service=name,
+                incidents=incidents_by_service.get(name, 0),
+                deploys=count,
+                change_failures=failures_of,
+                change_failure_rate=failures_of / count if count else None,
+                failed_deploy_recovery=RecoveryStat(
+                    **stat(recovered).model_dump(), unrecovered=len(times) - len(recovered)
+                ),
+            )
+        )
+    return figures
+
+
+async def summary(session: AsyncSession, filters: ReportFilters) -> SummaryOut:
+    start, end = filters.window()
+    scope = _scope(session, filters)
+    by_severity = await _grouped(
+        session,
+        select(col(Incident.severity), func.count()).where(*scope).group_by(col(Incident.severity)),
+    )
+    by_status = await _grouped(
+        session,
+        select(col(Incident.status), func.count()).where(*scope).group_by(col(Incident.status)),
+    )
+    services = _services_of_incident(session)
+    service_name = services.c.value
+    by_service = await _grouped(
+        session,
+        select(service_name, func.count())
+        .select_from(Incident)
+        .join(services, true())
+        .where(*scope)
+        .group_by(service_name),
+    )
+    incidents = list(await session.scalars(select(Incident).where(*scope)))
+    engaged = await sre_engagements(session, select(col(Incident.id)).where(*scope))
+    to_sre = [measures.seconds(i.started_at, engaged[i.id]) for i in incidents if i.id in engaged]
+    total = len(incidents)
+    shares = {}
+    for minutes in ENGAGED_WITHIN:
+        within = sum(1 for s in to_sre if s is not None and s <= minutes * 60)
+        shares[f"within_{minutes}_min"] = Share(
+            count=within, share=within / total if total else None
+        )
+    in_scope = select(col(Incident.id)).where(*scope)
+    items = col(ActionItem.incident_id).in_(in_scope)
+    unfinished = col(ActionItem.status).in_(UNFINISHED)
+    today = utcnow().date()
+
+    async def count(*conditions: ColumnElement[bool]) -> int:
+        found = await session.scalar(
+            select(func.count()).select_from(ActionItem).where(items, *conditions)
+        )
+        return int(found or 0)
+
+    recurrences = await session.scalar(
+        select(func.count())
+        .select_from(Incident)
+        .where(*scope, col(Incident.recurrence_of).is_not(None))
+    )
+    return SummaryOut(
+        window=Window(start=start, end=end),
+        service=filters.service,
+        severity=filters.severities,
+        environment=filters.environment,
+        incidents=total,
+        by_severity={s.value: by_severity.get(s.value, 0) for s in Severity},
+        by_status={s.value: by_status.get(s.value, 0) for s in Status},
+        by_service=dict(sorted(by_service.items())),
+        time_to_acknowledge=stat(
+            _durations(
+                measures.seconds(i.started_at, measures.acknowledged_at(i)) for i in incidents
+            )
+        ),
+        time_to_sre_engagement=stat(_durations(to_sre)),
+        time_to_mitigate=stat(
+            _durations(measures.seconds(i.started_at, measures.mitigated_at(i)) for i in incidents)
+        ),
+        time_to_resolve=stat(
+            _durations(measures.seconds(i.started_at, measures.resolved_at(i)) for i in incidents)
+        ),
+        sre_engaged=SreEngagement(**shares),
+        services=await _service_figures(session, filters, by_service),
+        action_items=ActionItemFigures(
+            total=await count(),
+            open=await count(unfinished),
+            overdue=await count(unfinished, col(ActionItem.due) < today),
+        ),
+        recurrences=int(recurrences or 0),
+    )
