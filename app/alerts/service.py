@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import col, select
 
 from app.alerts.models import Alert, AlertNotification, AlertStatus
@@ -317,6 +317,21 @@ async def _firing_count(session: AsyncSession, incident: Incident) -> int:
         )
         or 0
     )
+
+
+_SEEN = text("SELECT 1 FROM alert_notifications WHERE digest = :digest")
+
+
+async def seen_before(engine: AsyncEngine, notification: Notification) -> bool:
+    """Whether this exact notification was already processed: one read, no transaction.
+
+    Most of an alert storm is repeats; answering them from this read keeps them cheap.
+    It only short-cuts: `ingest` still settles duplicates by the unique digest.
+    """
+    async with engine.connect() as connection:
+        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        found = await autocommit.execute(_SEEN, {"digest": digest(notification)})
+        return found.first() is not None
 
 
 async def ingest(

@@ -174,8 +174,11 @@ async def receive_alertmanager(
     payload: AlertmanagerPayload, request: Request, session: SessionDep, template: TemplateDep
 ) -> AlertmanagerAck:
     """Alertmanager webhook: opens, groups, updates and mitigates incidents; 200 when accepted."""
+    notification = payload.to_notification()
+    if await service.seen_before(request.app.state.database.engine, notification):
+        return AlertmanagerAck(status="duplicate", opened=[], updated=[])
     outcome = await service.ingest(
-        session, payload.to_notification(), settings=request.app.state.settings, template=template
+        session, notification, settings=request.app.state.settings, template=template
     )
     return AlertmanagerAck(
         status="duplicate" if outcome.duplicate else "accepted",
