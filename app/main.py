@@ -22,6 +22,10 @@ from app.core.idempotency import IdempotentReplay
 from app.core.middleware import BodyLimitMiddleware, Metrics, ObservabilityMiddleware
 from app.core.settings import Settings, get_settings
 from app.incidents.router import router as incidents_router
+from app.notifications.dispatcher import Dispatcher
+from app.notifications.router import deliveries_router, events_router
+from app.notifications.router import router as subscriptions_router
+from app.notifications.webhooks import document_webhooks, webhooks
 from app.ops.router import router as ops_router
 from app.participants.router import router as participants_router
 from app.timeline.router import router as timeline_router
@@ -53,11 +57,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.auto_migrate:
             await migrations.upgrade(database.engine)
         app.state.database = database
+        dispatcher = Dispatcher(database, settings) if settings.dispatcher_enabled else None
+        app.state.dispatcher = dispatcher
+        if dispatcher is not None:
+            dispatcher.start()
         app.state.accepting = True
         try:
             yield
         finally:
             app.state.accepting = False
+            if dispatcher is not None:
+                await dispatcher.stop()
             await database.dispose()
 
     app = FastAPI(
@@ -69,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         generate_unique_id_function=_operation_id,
+        webhooks=webhooks(),
     )
     app.state.settings = settings
     app.state.checklist_template = load_template(settings.checklist_template)
@@ -88,11 +99,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         participants_router,
         timeline_router,
         checklist_router,
+        subscriptions_router,
+        deliveries_router,
+        events_router,
         auth_router,
         ops_router,
     )
     for router in routers:
         app.include_router(router)
+    document_webhooks(app)
     _mount_docs(app)
     return app
 

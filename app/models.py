@@ -7,6 +7,7 @@ from app.checklists.models import ChecklistItem
 from app.core.events import OutboxEvent
 from app.core.idempotency import IdempotencyRecord
 from app.incidents.models import Counter, Incident
+from app.notifications.models import Delivery, Subscription
 from app.participants.models import Participant
 from app.timeline.models import TimelineEntry
 
@@ -16,10 +17,12 @@ __all__ = [
     "ApiKey",
     "ChecklistItem",
     "Counter",
+    "Delivery",
     "IdempotencyRecord",
     "Incident",
     "OutboxEvent",
     "Participant",
+    "Subscription",
     "TimelineEntry",
     "metadata",
 ]
