@@ -12,8 +12,8 @@ Create Date: 2026-11-28
   recorded before this revision are marked as fanned out, so history is not sent to
   subscriptions created afterwards.
 
-PostgreSQL changes the table in place. SQLite cannot change a primary key, so the
-table is rebuilt and its rows copied (in `occurred_at` order, which numbers them).
+Existing events are numbered in `occurred_at` order. PostgreSQL changes the table in
+place; SQLite cannot change a primary key, so there the table is rebuilt and copied.
 """
 
 from collections.abc import Sequence
@@ -62,7 +62,7 @@ def _rebuild_outbox_on_sqlite(*, ordered: bool) -> None:
         )
         copy = (
             f"INSERT INTO outbox_events_new ({ORIGINAL_COLUMNS}, fanned_out_at) "
-            f"SELECT {ORIGINAL_COLUMNS}, occurred_at FROM outbox_events ORDER BY occurred_at"
+            f"SELECT {ORIGINAL_COLUMNS}, occurred_at FROM outbox_events ORDER BY occurred_at, id"
         )
     else:
         op.create_table(
@@ -82,7 +82,23 @@ def _order_outbox() -> None:
     if op.get_bind().dialect.name == "sqlite":
         _rebuild_outbox_on_sqlite(ordered=True)
     else:
-        op.execute("ALTER TABLE outbox_events ADD COLUMN seq BIGSERIAL NOT NULL")
+        # A BIGSERIAL by hand, so that existing rows are numbered in the order they happened.
+        op.execute("CREATE SEQUENCE outbox_events_seq_seq")
+        op.add_column("outbox_events", sa.Column("seq", sa.BigInteger(), nullable=True))
+        op.execute(
+            "UPDATE outbox_events SET seq = ordered.n FROM (SELECT id, row_number() "
+            "OVER (ORDER BY occurred_at, id) AS n FROM outbox_events) AS ordered "
+            "WHERE outbox_events.id = ordered.id"
+        )
+        op.execute(
+            "SELECT setval('outbox_events_seq_seq', coalesce(max(seq), 0) + 1, false) "
+            "FROM outbox_events"
+        )
+        op.execute(
+            "ALTER TABLE outbox_events ALTER COLUMN seq SET DEFAULT "
+            "nextval('outbox_events_seq_seq'), ALTER COLUMN seq SET NOT NULL"
+        )
+        op.execute("ALTER SEQUENCE outbox_events_seq_seq OWNED BY outbox_events.seq")
         # Existing rows get 0, new ones their transaction's id.
         op.add_column(
             "outbox_events",

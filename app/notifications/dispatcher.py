@@ -59,17 +59,10 @@ def _host(url: str) -> str:
 
 
 class Dispatcher:
-    def __init__(
-        self,
-        database: Database,
-        settings: Settings,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
+    def __init__(self, database: Database, settings: Settings) -> None:
         secret = settings.sre_notify_secret
         self._database = database
         self._settings = settings
-        self._transport = transport
         self._sre = SreTargets(
             urls=tuple(settings.sre_notify_urls),
             key=signing.decode_secret(secret.get_secret_value()) if secret else None,
@@ -107,7 +100,7 @@ class Dispatcher:
         timeout = httpx.Timeout(self._settings.delivery_timeout_seconds)
         headers = {"user-agent": f"Muster/{version('muster')} (webhooks)"}
         async with httpx.AsyncClient(
-            timeout=timeout, follow_redirects=False, headers=headers, transport=self._transport
+            timeout=timeout, follow_redirects=False, headers=headers
         ) as client:
             try:
                 await self._loop(client)
@@ -169,7 +162,7 @@ class Dispatcher:
             log.warning("could not record delivery %s: %r", job.delivery_id, exc)
             return
         if delivery is None:
-            log.info("delivery %s was claimed again after its lease ran out", job.delivery_id)
+            log.info("delivery %s was reclaimed or deleted meanwhile", job.delivery_id)
             return
         log.log(
             logging.INFO if outcome.delivered else logging.WARNING,

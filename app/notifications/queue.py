@@ -178,27 +178,38 @@ async def fan_out(session: AsyncSession, *, sre: SreTargets, limit: int) -> int:
 async def claim(
     session: AsyncSession, *, lease: timedelta, limit: int, sre: SreTargets
 ) -> list[Job]:
-    """Claim up to `limit` due deliveries of active targets for `lease`."""
+    """Claim up to `limit` due deliveries of active targets for `lease`.
+
+    Two statements rather than `UPDATE … WHERE id IN (SELECT … LIMIT … SKIP LOCKED)`:
+    PostgreSQL may re-run such a subquery when rows change under it and update more
+    rows than the limit. The rows selected here stay locked until the commit; the
+    update repeats the conditions, which matters on SQLite, where nothing is locked.
+    """
     now = utcnow()
     active_subscriptions = select(Subscription.id).where(col(Subscription.active))
     due = (
-        select(Delivery.id)
-        .where(
-            col(Delivery.status).in_(CLAIMABLE),
-            col(Delivery.next_attempt_at) <= now,
-            or_(
-                col(Delivery.subscription_id).is_(None),
-                col(Delivery.subscription_id).in_(active_subscriptions),
-            ),
-        )
-        .order_by(col(Delivery.next_attempt_at))
-        .limit(limit)
-        .with_for_update(skip_locked=True, of=Delivery)
+        col(Delivery.status).in_(CLAIMABLE),
+        col(Delivery.next_attempt_at) <= now,
+        or_(
+            col(Delivery.subscription_id).is_(None),
+            col(Delivery.subscription_id).in_(active_subscriptions),
+        ),
     )
+    ids = (
+        await session.scalars(
+            select(Delivery.id)
+            .where(*due)
+            .order_by(col(Delivery.next_attempt_at))
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=Delivery)
+        )
+    ).all()
+    if not ids:
+        return []
     claimed = (
         await session.execute(
             update(Delivery)
-            .where(col(Delivery.id).in_(due))
+            .where(col(Delivery.id).in_(ids), *due)
             .values(
                 status=DeliveryStatus.DELIVERING,
                 attempts=col(Delivery.attempts) + 1,

@@ -45,7 +45,10 @@ class Cursor:
     @classmethod
     def parse(cls, value: str) -> "Cursor | None":
         match = _CURSOR.match(value.strip())
-        return cls(int(match.group(1)), int(match.group(2))) if match else None
+        if match is None:
+            return None
+        txid, seq = int(match.group(1)), int(match.group(2))
+        return cls(txid, seq) if max(txid, seq) < 2**63 else None
 
 
 START = Cursor(0, 0)

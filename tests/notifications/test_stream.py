@@ -6,8 +6,11 @@ from typing import Any
 
 import httpx
 
+from app.core.events import EventType, emit
 from tests.core.test_errors import assert_problem
 from tests.factories import make_incident, move
+from tests.notifications.conftest import running_app
+from tests.notifications.receiver import eventually
 
 STREAM = "/api/v1/events/stream"
 
@@ -45,7 +48,15 @@ async def position(client: httpx.AsyncClient) -> str:
 
 async def test_a_new_stream_starts_at_the_end_and_resumes_where_it_left_off(client):
     await make_incident(client, title="Before the stream")
+
+    async def last_of_all() -> str | None:
+        # Events show once every older transaction of the cluster has ended: wait for that.
+        everything = await read(client, "0-0", once=True)
+        return everything[-1]["id"] if len(everything) == 3 else None
+
+    end = await eventually(last_of_all, message="the first events to settle")
     start = await position(client)
+    assert start == end
     incident = await make_incident(client, title="During")
     await move(client, incident, "acknowledged")
 
@@ -97,7 +108,8 @@ async def test_a_live_stream_sends_heartbeats_then_events_as_they_happen(client,
 
 
 async def test_bad_positions_and_missing_credentials_are_problems(client, anon_client):
-    for bad in ("yesterday", "12", "00000000-0000-0000-0000-000000000000"):
+    unknown = "00000000-0000-0000-0000-000000000000"
+    for bad in ("yesterday", "12", "9999999999999999999-1", unknown):
         problem = assert_problem(
             await client.get(STREAM, params={"once": "true"}, headers={"Last-Event-ID": bad}),
             422,
@@ -105,3 +117,24 @@ async def test_bad_positions_and_missing_credentials_are_problems(client, anon_c
         assert problem["errors"][0]["field"] == "header.Last-Event-ID"
     assert_problem(await client.get(STREAM, params={"type": "nope", "once": "true"}), 422)
     assert_problem(await anon_client.get(STREAM, params={"once": "true"}), 401)
+
+
+async def test_an_event_that_commits_late_is_not_skipped_on_postgresql(tmp_path):
+    """A transaction that took its sequence number first but commits last.
+
+    A plain `seq` cursor would move past its event before it is visible and lose it on
+    resume; the stream holds back later events until the earlier transaction ends.
+    """
+    async with running_app("postgres", tmp_path, dispatcher_enabled=False) as (app, client):
+        start = await position(client)
+        database = app.state.database
+        async with database.sessionmaker() as slow:
+            early = await emit(slow, EventType.DEPLOY_RECORDED, {"n": "early"})
+            async with database.sessionmaker() as fast, fast.begin():
+                late = await emit(fast, EventType.DEPLOY_RECORDED, {"n": "late"})
+            assert early.seq < late.seq
+            seen = await read(client, start, once=True)
+            assert seen[1:] == []  # not `late` alone: `early` may still commit
+            await slow.commit()
+        events = await read(client, seen[0]["id"], max_events=2)
+        assert [m["data"]["data"]["n"] for m in events[1:]] == ["early", "late"]
