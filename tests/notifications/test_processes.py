@@ -236,7 +236,9 @@ async def test_muster_dispatch_delivers_for_api_processes_that_do_not(tmp_path, 
 
             worker.start("dispatch")
             await eventually(lambda: receiver.received, message="the dispatcher's delivery")
-            (delivery,) = await deliveries(http, subscription, status="delivered")
+            (delivery,) = await eventually(
+                lambda: deliveries(http, subscription, status="delivered"), message="recorded"
+            )
             assert delivery["id"] == receiver.received[0].webhook_id
         assert worker.process is not None
         worker.process.send_signal(signal.SIGTERM)
