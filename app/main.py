@@ -57,12 +57,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.auto_migrate:
             await migrations.upgrade(database.engine)
         app.state.database = database
-        dispatcher = Dispatcher(database, settings) if settings.dispatcher_enabled else None
-        app.state.dispatcher = dispatcher
-        if dispatcher is not None:
-            dispatcher.start()
-        app.state.accepting = True
+        dispatcher: Dispatcher | None = None
         try:
+            if settings.dispatcher_enabled:
+                dispatcher = Dispatcher(database, settings)
+                dispatcher.start()
+            app.state.dispatcher = dispatcher
+            app.state.accepting = True
             yield
         finally:
             app.state.accepting = False
