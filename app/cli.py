@@ -1,14 +1,15 @@
-"""The `muster` command: serve, migrate, create-api-key, export-openapi."""
+"""The `muster` command: serve, dispatch, migrate, create-api-key, export-openapi."""
 
 import argparse
 import asyncio
 import json
+import signal
 import sys
 from pathlib import Path
 
 from app.core import migrations
 from app.core.db import Database
-from app.core.logging import logging_config
+from app.core.logging import configure_logging, logging_config
 from app.core.security import Scope
 from app.core.settings import get_settings
 
@@ -30,6 +31,32 @@ def serve(args: argparse.Namespace) -> None:
         proxy_headers=True,
         timeout_graceful_shutdown=20,
     )
+
+
+async def _dispatch() -> None:
+    from app.notifications.dispatcher import Dispatcher
+
+    settings = get_settings()
+    database = Database.from_settings(settings)
+    try:
+        if settings.auto_migrate:
+            await migrations.upgrade(database.engine)
+        dispatcher = Dispatcher(database, settings)
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stopping.set)
+        dispatcher.start()
+        print("dispatching webhook deliveries; stop with SIGTERM or Ctrl-C", file=sys.stderr)
+        await stopping.wait()
+        await dispatcher.stop()
+    finally:
+        await database.dispose()
+
+
+def dispatch(_: argparse.Namespace) -> None:
+    configure_logging(get_settings().log_level)
+    asyncio.run(_dispatch())
 
 
 async def _with_database(action: str, revision: str) -> None:
@@ -95,6 +122,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--port", type=int)
     p.add_argument("--workers", type=int)
     p.set_defaults(run=serve)
+
+    p = commands.add_parser(
+        "dispatch", help="deliver webhooks only (run API processes with the dispatcher off)"
+    )
+    p.set_defaults(run=dispatch)
 
     p = commands.add_parser("migrate", help="migrate the database to the newest schema")
     p.add_argument("--revision", help="target revision (default: head, or base with --downgrade)")

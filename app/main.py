@@ -28,6 +28,10 @@ from app.deploys.router import suspects_router
 from app.incidents.router import router as incidents_router
 from app.integrations.alertmanager import router as alertmanager_router
 from app.integrations.router import router as webhooks_router
+from app.notifications.dispatcher import Dispatcher
+from app.notifications.router import deliveries_router, events_router
+from app.notifications.router import router as subscriptions_router
+from app.notifications.webhooks import document_webhooks, webhooks
 from app.ops.router import router as ops_router
 from app.participants.router import router as participants_router
 from app.postmortems import router as postmortems
@@ -62,15 +66,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.auto_migrate:
             await migrations.upgrade(database.engine)
         app.state.database = database
-        app.state.accepting = True
+        dispatcher: Dispatcher | None = None
         undo_drain = delay_sigterm(
             lambda: setattr(app.state, "accepting", False), settings.shutdown_delay_seconds
         )
         try:
+            if settings.dispatcher_enabled:
+                dispatcher = Dispatcher(database, settings)
+                dispatcher.start()
+            app.state.dispatcher = dispatcher
+            app.state.accepting = True
             yield
         finally:
             undo_drain()
             app.state.accepting = False
+            if dispatcher is not None:
+                await dispatcher.stop()
             await database.dispose()
 
     app = FastAPI(
@@ -82,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         generate_unique_id_function=_operation_id,
+        webhooks=webhooks(),
     )
     app.state.settings = settings
     app.state.checklist_template = load_template(settings.checklist_template)
@@ -111,11 +123,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         deploys_router,
         suspects_router,
         webhooks_router,
+        subscriptions_router,
+        deliveries_router,
+        events_router,
         auth_router,
         ops_router,
     )
     for router in routers:
         app.include_router(router)
+    document_webhooks(app)
     _mount_docs(app)
     return app
 

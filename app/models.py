@@ -10,6 +10,7 @@ from app.core.idempotency import IdempotencyRecord
 from app.deploys.models import Deploy
 from app.incidents.models import Counter, Incident
 from app.integrations.models import InboundDelivery
+from app.notifications.models import Delivery, Subscription
 from app.participants.models import Participant
 from app.postmortems.models import ActionItem, ActionItemRollout
 from app.rollbacks.models import RollbackReview
@@ -25,6 +26,7 @@ __all__ = [
     "ApiKey",
     "ChecklistItem",
     "Counter",
+    "Delivery",
     "Deploy",
     "IdempotencyRecord",
     "InboundDelivery",
@@ -32,6 +34,7 @@ __all__ = [
     "OutboxEvent",
     "Participant",
     "RollbackReview",
+    "Subscription",
     "TimelineEntry",
     "metadata",
 ]

@@ -66,6 +66,14 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "alertmanager_token": ALERTMANAGER_TOKEN,
         "auto_migrate": True,
         "db_pool_size": 5,
+        # Deliveries retry and time out fast, so notification tests take seconds.
+        "dispatch_poll_seconds": 0.1,
+        "delivery_timeout_seconds": 1.0,
+        "delivery_lease_seconds": 3.0,
+        "delivery_backoff_base_seconds": 0.05,
+        "delivery_backoff_cap_seconds": 0.2,
+        "delivery_max_attempts": 4,
+        "stream_heartbeat_seconds": 0.2,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -10,6 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import BigInteger, FetchedValue, Index, Integer, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
@@ -32,13 +33,43 @@ class EventType(StrEnum):
 
 
 class OutboxEvent(SQLModel, table=True):
-    __tablename__ = "outbox_events"
+    """One domain event. The API and receivers know it by `id`.
 
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    `(txid, seq)` orders the outbox for readers that resume (the event stream): `seq`
+    is assigned at insert and `txid` is the inserting transaction's id on PostgreSQL
+    (0 on SQLite, where writers are serial and `seq` alone follows commit order).
+    `fanned_out_at` is set once the dispatcher has turned the event into deliveries.
+    """
+
+    __tablename__ = "outbox_events"
+    __table_args__ = (
+        Index("ix_outbox_events_stream_order", "txid", "seq"),
+        Index(
+            "ix_outbox_events_not_fanned_out",
+            "seq",
+            sqlite_where=text("fanned_out_at IS NULL"),
+            postgresql_where=text("fanned_out_at IS NULL"),
+        ),
+    )
+
+    seq: int | None = Field(
+        default=None,
+        primary_key=True,
+        sa_type=BigInteger().with_variant(Integer(), "sqlite"),
+    )
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, unique=True)
     type: str = Field(max_length=64)
     incident_id: uuid.UUID | None = Field(default=None, index=True)
     data: dict[str, Any] = Field(sa_type=JSONType)
     occurred_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    # Filled by the database (the column default differs per backend; see migration 0009).
+    txid: int | None = Field(
+        default=None,
+        sa_type=BigInteger,
+        nullable=False,
+        sa_column_kwargs={"server_default": FetchedValue()},
+    )
+    fanned_out_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 async def emit(

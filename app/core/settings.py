@@ -5,7 +5,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SEVERITIES = ("sev1", "sev2", "sev3", "sev4")
@@ -65,6 +65,22 @@ class Settings(BaseSettings):
     # A new incident matching an earlier one started within this many days is a recurrence.
     recurrence_lookback_days: int = Field(default=90, ge=1, le=3650)
 
+    # Outbound notifications (see app/notifications/dispatcher.py).
+    public_url: str = Field(
+        default="http://127.0.0.1:8000", description="Base URL used in links sent to receivers"
+    )
+    dispatcher_enabled: bool = Field(
+        default=True, description="Run the dispatcher in each API process"
+    )
+    dispatch_poll_seconds: float = Field(default=0.5, gt=0, le=60)
+    dispatch_concurrency: int = Field(default=16, ge=1, le=256)
+    delivery_max_attempts: int = Field(default=8, ge=1, le=100)
+    delivery_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
+    delivery_backoff_base_seconds: float = Field(default=1.0, gt=0)
+    delivery_backoff_cap_seconds: float = Field(default=600.0, gt=0)
+    delivery_lease_seconds: float = Field(default=60.0, gt=0)
+    stream_heartbeat_seconds: float = Field(default=15.0, gt=0, le=300)
+
     @field_validator("sre_notify_urls", "service_labels", mode="before")
     @classmethod
     def _lists(cls, value: Any) -> Any:
@@ -85,6 +101,31 @@ class Settings(BaseSettings):
         if isinstance(value, list):
             return [str(item).strip().casefold() for item in value if str(item).strip()]
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("public_url must be an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("sre_notify_urls")
+    @classmethod
+    def _sre_urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"SRE notification URL {url!r} is not an http(s) URL")
+        return value
+
+    @model_validator(mode="after")
+    def _lease_outlives_a_send(self) -> "Settings":
+        # A send may take a connect timeout plus a response timeout; the lease must be
+        # longer, or a slow but live delivery would be claimed again by another worker.
+        if self.delivery_lease_seconds <= 2 * self.delivery_timeout_seconds:
+            raise ValueError(
+                "delivery_lease_seconds must be more than twice delivery_timeout_seconds"
+            )
+        return self
 
     @property
     def is_sqlite(self) -> bool:

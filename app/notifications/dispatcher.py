@@ -1,0 +1,230 @@
+"""The dispatcher: drains the outbox into signed webhook deliveries, in every replica.
+
+It runs as an asyncio task in each API process (`MUSTER_DISPATCHER_ENABLED`) or alone
+as `muster dispatch`. Unlike request handlers and services, it is a worker with no
+request around it, so it owns its transactions: each step below opens its own short
+transaction from the sessionmaker and commits it. This module is the only place in
+the notifications domain that does so; `queue.py` holds the steps and only flushes.
+
+Fan-out happens here, not in `emit`. `emit` stays one cheap insert in the change's
+transaction, so a request never pays for (or fails on) subscription matching; the
+dispatcher claims events not yet fanned out (`fanned_out_at IS NULL`, `FOR UPDATE
+SKIP LOCKED`), inserts one delivery per matching target with `ON CONFLICT DO
+NOTHING` on `(event_id, target_key)`, and marks the events — all in one transaction,
+so a crash in between fans the same events out again harmlessly.
+
+Each loop turn:
+1. fan out a batch of events;
+2. claim due deliveries (at most as many as free sending slots): mark them
+   `delivering`, count the attempt and set `next_attempt_at = now + lease`; commit;
+3. send each one outside any transaction (httpx, connect/read timeouts from settings,
+   an overall deadline of twice that), then record the outcome in a new transaction.
+
+A process that dies mid-send (SIGKILL, OOM, lost node) leaves its rows `delivering`;
+once the lease has passed they are due again and another dispatcher — or this one
+after a restart — claims them. Nothing is lost; the receiver may see a `webhook-id`
+twice, which Standard Webhooks receivers deduplicate. On a clean shutdown the
+dispatcher stops claiming, gives in-flight sends a short grace, then cancels the rest
+and hands them back as `pending`, due at once.
+
+New work is found by polling (`MUSTER_DISPATCH_POLL_SECONDS`, default 0.5 s); a busy
+dispatcher does not wait between turns, and a finished send wakes it to refill its slot.
+"""
+
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import timedelta
+from importlib.metadata import version
+from urllib.parse import urlsplit
+
+import httpx
+
+from app.core.db import Database
+from app.core.settings import Settings
+from app.notifications import formats, queue, signing
+from app.notifications.queue import Job, Outcome, RetryPolicy, SreTargets
+
+log = logging.getLogger("muster.dispatcher")
+
+FAN_OUT_BATCH = 200
+SHUTDOWN_GRACE_SECONDS = 1.0
+MAX_IDLE_AFTER_ERRORS = 30.0
+
+
+def _host(url: str) -> str:
+    # URLs can carry credentials (Slack's carry a token): log the host only.
+    return urlsplit(url).hostname or "?"
+
+
+class Dispatcher:
+    def __init__(self, database: Database, settings: Settings) -> None:
+        secret = settings.sre_notify_secret
+        self._database = database
+        self._settings = settings
+        self._sre = SreTargets(
+            urls=tuple(settings.sre_notify_urls),
+            key=signing.decode_secret(secret.get_secret_value()) if secret else None,
+        )
+        self._policy = RetryPolicy(
+            max_attempts=settings.delivery_max_attempts,
+            base_seconds=settings.delivery_backoff_base_seconds,
+            cap_seconds=settings.delivery_backoff_cap_seconds,
+        )
+        self._lease = timedelta(seconds=settings.delivery_lease_seconds)
+        self._deadline = 2 * settings.delivery_timeout_seconds
+        self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._inflight: dict[asyncio.Task[None], Job] = {}
+        self._task: asyncio.Task[None] | None = None
+        if self._sre.urls and self._sre.key is None:
+            log.warning("MUSTER_SRE_NOTIFY_SECRET is not set: SRE notifications go out unsigned")
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name="muster-dispatcher")
+
+    async def stop(self) -> None:
+        """Stop claiming, let in-flight sends finish briefly, release the rest."""
+        self._stopping.set()
+        self._wake.set()
+        if self._task is None:
+            return
+        done, _ = await asyncio.wait({self._task}, timeout=SHUTDOWN_GRACE_SECONDS + 5)
+        if not done:  # stuck in a database call: cancel; `run` still releases its rows
+            self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    async def run(self) -> None:
+        timeout = httpx.Timeout(self._settings.delivery_timeout_seconds)
+        headers = {"user-agent": f"Muster/{version('muster')} (webhooks)"}
+        async with httpx.AsyncClient(
+            timeout=timeout, follow_redirects=False, headers=headers
+        ) as client:
+            try:
+                await self._loop(client)
+            finally:
+                await self._drain()
+
+    async def _loop(self, client: httpx.AsyncClient) -> None:
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                busy = await self._turn(client)
+                failures = 0
+            except Exception as exc:
+                failures += 1
+                if failures == 1 or failures % 100 == 0:
+                    log.warning("dispatcher turn failed (%d in a row): %r", failures, exc)
+                busy = False
+            if busy:
+                await asyncio.sleep(0)
+                continue
+            poll = self._settings.dispatch_poll_seconds
+            await self._idle(min(poll * 2 ** min(failures, 10), max(poll, MAX_IDLE_AFTER_ERRORS)))
+
+    async def _idle(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
+        self._wake.clear()
+
+    async def _turn(self, client: httpx.AsyncClient) -> bool:
+        """One fan-out and one claim; True when there is probably more to do at once."""
+        async with self._database.sessionmaker() as session, session.begin():
+            fanned = await queue.fan_out(session, sre=self._sre, limit=FAN_OUT_BATCH)
+        free = self._settings.dispatch_concurrency - len(self._inflight)
+        if free <= 0:
+            return fanned == FAN_OUT_BATCH
+        async with self._database.sessionmaker() as session, session.begin():
+            jobs = await queue.claim(session, lease=self._lease, limit=free, sre=self._sre)
+        for job in jobs:
+            task = asyncio.create_task(self._deliver(client, job))
+            self._inflight[task] = job
+            task.add_done_callback(self._finished)
+        return fanned == FAN_OUT_BATCH or len(jobs) == free
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._inflight.pop(task, None)
+        self._wake.set()
+
+    async def _deliver(self, client: httpx.AsyncClient, job: Job) -> None:
+        try:
+            outcome = await self._send(client, job)
+        except asyncio.CancelledError:
+            await self._release([job])
+            raise
+        try:
+            async with self._database.sessionmaker() as session, session.begin():
+                delivery = await queue.record(session, job, outcome, policy=self._policy)
+        except Exception as exc:  # the lease runs out and the delivery is retried
+            log.warning("could not record delivery %s: %r", job.delivery_id, exc)
+            return
+        if delivery is None:
+            log.info("delivery %s was reclaimed or deleted meanwhile", job.delivery_id)
+            return
+        log.log(
+            logging.INFO if outcome.delivered else logging.WARNING,
+            "delivery %s to %s: %s",
+            job.delivery_id,
+            _host(job.url),
+            delivery.status,
+            extra={
+                "delivery_id": str(job.delivery_id),
+                "event_type": job.event_type,
+                "attempt": job.attempt,
+                "status_code": outcome.status_code,
+                "duration_ms": outcome.duration_ms,
+            },
+        )
+
+    async def _send(self, client: httpx.AsyncClient, job: Job) -> Outcome:
+        body = formats.render(
+            job.body_format,
+            job.event_type,
+            job.occurred_at,
+            job.data,
+            public_url=self._settings.public_url,
+        )
+        headers = {"content-type": "application/json"} | signing.headers(
+            job.key, str(job.delivery_id), int(time.time()), body
+        )
+        started = time.perf_counter()
+
+        def outcome(status_code: int | None, error: str | None) -> Outcome:
+            elapsed = round((time.perf_counter() - started) * 1000)
+            return Outcome(status_code=status_code, error=error, duration_ms=elapsed)
+
+        try:
+            async with (
+                asyncio.timeout(self._deadline),
+                client.stream("POST", job.url, content=body, headers=headers) as response,
+            ):
+                code = response.status_code  # the body is never read
+        except (TimeoutError, httpx.TimeoutException) as exc:
+            return outcome(None, f"timed out ({type(exc).__name__})")
+        except httpx.HTTPError as exc:
+            return outcome(None, f"{type(exc).__name__}: {exc}" if str(exc) else repr(exc))
+        except Exception as exc:  # e.g. an URL httpx refuses: a failed attempt all the same
+            return outcome(None, f"{type(exc).__name__}: {exc}")
+        if 200 <= code < 300:
+            return outcome(code, None)
+        return outcome(code, f"HTTP {code} {response.reason_phrase}".strip())
+
+    async def _release(self, jobs: list[Job]) -> None:
+        try:
+            async with self._database.sessionmaker() as session, session.begin():
+                released = await queue.release(session, jobs)
+            log.info("released %d unfinished deliveries", released)
+        except Exception as exc:  # their leases run out instead
+            log.warning("could not release %d deliveries: %r", len(jobs), exc)
+
+    async def _drain(self) -> None:
+        if not self._inflight:
+            return
+        tasks = set(self._inflight)
+        _, pending = await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_SECONDS)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)

@@ -1,0 +1,77 @@
+"""The dispatcher's own life: shutdown hands unfinished work back; a lost lease is reclaimed."""
+
+import asyncio
+import time
+from datetime import timedelta
+
+from app.notifications import queue
+from app.notifications.dispatcher import SHUTDOWN_GRACE_SECONDS, Dispatcher
+from tests.factories import make_incident
+from tests.notifications.conftest import deliveries, running_app, subscribe
+from tests.notifications.receiver import eventually
+
+
+async def test_shutdown_releases_an_attempt_in_flight_and_a_new_dispatcher_finishes_it(
+    backend, tmp_path, receiver
+):
+    receiver.script = ["hang"]
+    async with running_app(
+        backend, tmp_path, delivery_timeout_seconds=5, delivery_lease_seconds=30
+    ) as (app, client):
+        subscription = await subscribe(client, receiver.url, events=["incident.created"])
+        await make_incident(client)
+        await eventually(lambda: receiver.received, message="the attempt to start")
+
+        started = time.monotonic()
+        await app.state.dispatcher.stop()
+        assert time.monotonic() - started < SHUTDOWN_GRACE_SECONDS + 2  # not the 5 s timeout
+        (released,) = await deliveries(client, subscription)
+        assert released["status"] == "pending"
+        assert released["attempts"] == 1
+        assert "shut down" in released["last_error"]
+
+        receiver.release()
+        successor = Dispatcher(app.state.database, app.state.settings)
+        successor.start()
+        try:
+            (delivered,) = await eventually(
+                lambda: deliveries(client, subscription, status="delivered"), message="delivery"
+            )
+        finally:
+            await successor.stop()
+    assert delivered["attempts"] == 2
+    assert receiver.by_id() == {delivered["id"]: 2}
+
+
+async def test_a_delivery_whose_lease_ran_out_is_claimed_again(backend, tmp_path, receiver):
+    nobody = queue.SreTargets((), None)
+    async with running_app(backend, tmp_path, dispatcher_enabled=False) as (app, client):
+        subscription = await subscribe(client, receiver.url, events=["incident.created"])
+        await make_incident(client)
+        database, settings = app.state.database, app.state.settings
+        # A dispatcher fans out and claims the delivery for 2 s, then dies without a word.
+        async with database.sessionmaker() as session, session.begin():
+            await queue.fan_out(session, sre=nobody, limit=10)
+        async with database.sessionmaker() as session, session.begin():
+            (job,) = await queue.claim(session, lease=timedelta(seconds=2), limit=10, sre=nobody)
+        (claimed,) = await deliveries(client, subscription)
+        assert claimed["status"] == "delivering"
+
+        dispatcher = Dispatcher(database, settings)
+        dispatcher.start()
+        try:
+            await asyncio.sleep(0.3)
+            assert receiver.received == []  # a live lease is respected
+            (delivered,) = await eventually(
+                lambda: deliveries(client, subscription, status="delivered"), message="delivery"
+            )
+        finally:
+            await dispatcher.stop()
+        # The first claimant's late answer is ignored: its claim is no longer the current one.
+        async with database.sessionmaker() as session, session.begin():
+            late = queue.Outcome(status_code=500, error="late", duration_ms=1)
+            policy = queue.RetryPolicy(max_attempts=3, base_seconds=1, cap_seconds=1)
+            assert await queue.record(session, job, late, policy=policy) is None
+        assert (await deliveries(client, subscription))[0]["status"] == "delivered"
+    assert delivered["attempts"] == 2
+    assert [r.webhook_id for r in receiver.received] == [str(job.delivery_id)]
