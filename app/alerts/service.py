@@ -247,7 +247,7 @@ class _Ingest:
             generator_url=incoming.generator_url,
         )
         self.session.add(alert)  # written with the rest of the notification, batched
-        await self._entry(incident, incoming)
+        self._entry(incident, incoming)
         if incoming.status == AlertStatus.FIRING:
             self.refired.add(incident.id)
 
@@ -262,14 +262,14 @@ class _Ingest:
         alert.starts_at, alert.ends_at = incoming.starts_at, incoming.ends_at
         self.touched[incident.id] = incident
         if was != incoming.status:
-            await self._entry(incident, incoming)
+            self._entry(incident, incoming)
             if incoming.status == AlertStatus.FIRING:
                 self.refired.add(incident.id)
 
-    async def _entry(self, incident: Incident, incoming: IncomingAlert) -> None:
+    def _entry(self, incident: Incident, incoming: IncomingAlert) -> None:
         self.touched[incident.id] = incident
         firing = incoming.status == AlertStatus.FIRING
-        await timeline_service.record(
+        timeline_service.record(
             self.session,
             incident,
             EntryKind.ALERT_FIRING if firing else EntryKind.ALERT_RESOLVED,

@@ -20,7 +20,7 @@ class ChecklistItemNotFound(NotFound):
     pass
 
 
-async def create_checklist(
+def create_checklist(
     session: AsyncSession, incident: Incident, template: ChecklistTemplate
 ) -> None:
     session.add_all(
@@ -68,7 +68,7 @@ async def update_item(
     summary = f"Checklist: {item.label} — {state}"
     if item.note:
         summary += f" ({item.note})"
-    await timeline_service.record(
+    timeline_service.record(
         session,
         incident,
         EntryKind.CHECKLIST,
@@ -87,7 +87,7 @@ async def tick(session: AsyncSession, incident: Incident, key: str, note: str) -
     item.done, item.done_by, item.done_at, item.note = True, AUTOMATIC, utcnow(), item.note or note
     item.updated_at = item.done_at
     await session.flush()
-    await timeline_service.record(
+    timeline_service.record(
         session,
         incident,
         EntryKind.CHECKLIST,

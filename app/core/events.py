@@ -72,7 +72,7 @@ class OutboxEvent(SQLModel, table=True):
     fanned_out_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
-async def emit(
+def emit(
     session: AsyncSession,
     event_type: EventType,
     data: dict[str, Any],

@@ -42,9 +42,9 @@ def _check_times(started_at: datetime, finished_at: datetime | None) -> None:
         )
 
 
-async def _announce(session: AsyncSession, deploy: Deploy) -> None:
+def _announce(session: AsyncSession, deploy: Deploy) -> None:
     data = {"deploy": DeployOut.model_validate(deploy).model_dump(mode="json")}
-    await emit(session, EventType.DEPLOY_RECORDED, data)
+    emit(session, EventType.DEPLOY_RECORDED, data)
 
 
 async def record_deploy(
@@ -102,7 +102,7 @@ async def record_deploy(
     if await insert_ignoring_conflict(session, Deploy, row, ["source", "external_id"]):
         created = await session.get(Deploy, deploy_id)
         assert created is not None
-        await _announce(session, created)
+        _announce(session, created)
         return created, True
 
     existing = await session.scalar(
@@ -130,7 +130,7 @@ async def record_deploy(
     existing.updated_at = now
     await session.flush()
     if "status" in changes:
-        await _announce(session, existing)
+        _announce(session, existing)
     return existing, False
 
 

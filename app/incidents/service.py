@@ -109,8 +109,8 @@ async def create_incident(
     )
     session.add(incident)
     await session.flush()
-    await checklist_service.create_checklist(session, incident, template)
-    await timeline_service.record(
+    checklist_service.create_checklist(session, incident, template)
+    timeline_service.record(
         session,
         incident,
         EntryKind.INCIDENT_CREATED,
@@ -124,7 +124,7 @@ async def create_incident(
             "recurrence_of": str(recurrence_of.id) if recurrence_of else None,
         },
     )
-    await emit(session, EventType.INCIDENT_CREATED, _payload(incident), incident_id=incident.id)
+    emit(session, EventType.INCIDENT_CREATED, _payload(incident), incident_id=incident.id)
     return incident
 
 
@@ -225,7 +225,7 @@ async def update_incident(
                 changed[field] = {"from": getattr(incident, field), "to": value}
                 setattr(incident, field, value)
     if changed:
-        await timeline_service.record(
+        timeline_service.record(
             session,
             incident,
             EntryKind.INCIDENT_UPDATED,
@@ -236,7 +236,7 @@ async def update_incident(
     if changes.severity is not None and changes.severity != incident.severity:
         changed["severity"] = {"from": incident.severity, "to": changes.severity}
         incident.severity = changes.severity
-        await timeline_service.record(
+        timeline_service.record(
             session,
             incident,
             EntryKind.SEVERITY_CHANGED,
@@ -253,7 +253,7 @@ async def update_incident(
             "to": str(changes.caused_by_deploy_id) if changes.caused_by_deploy_id else None,
         }
         incident.caused_by_deploy_id = changes.caused_by_deploy_id
-        await timeline_service.record(
+        timeline_service.record(
             session,
             incident,
             EntryKind.DEPLOY_LINKED,
@@ -265,7 +265,7 @@ async def update_incident(
     if changed:
         _touch(incident)
         await session.flush()
-        await emit(
+        emit(
             session,
             EventType.INCIDENT_UPDATED,
             _payload(incident, changes=changed),
@@ -323,7 +323,7 @@ async def move(session: AsyncSession, incident: Incident, target: Status, *, act
         setattr(incident, stamp, now)
     _touch(incident)
     await session.flush()
-    await timeline_service.record(
+    timeline_service.record(
         session,
         incident,
         EntryKind.STATUS_CHANGED,
@@ -331,7 +331,7 @@ async def move(session: AsyncSession, incident: Incident, target: Status, *, act
         author=actor,
         data={"from": previous, "to": target},
     )
-    await emit(
+    emit(
         session,
         EventType.INCIDENT_STATUS_CHANGED,
         _payload(incident, **{"from": previous, "to": target}),
@@ -347,7 +347,7 @@ async def set_commander(session: AsyncSession, incident: Incident, handle: str |
     incident.commander = handle
     _touch(incident)
     await session.flush()
-    await emit(
+    emit(
         session,
         EventType.INCIDENT_UPDATED,
         _payload(incident, changes=change),

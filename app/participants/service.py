@@ -74,7 +74,7 @@ async def join(
     except IntegrityError:
         # A concurrent join of the same handle won the partial unique index.
         raise AlreadyParticipating(f"{joining.handle} is already on {incident.reference}") from None
-    await timeline_service.record(
+    timeline_service.record(
         session,
         incident,
         EntryKind.PARTICIPANT_JOINED,
@@ -82,7 +82,7 @@ async def join(
         author=actor,
         data=_entry_data(participant, role=participant.role),
     )
-    await emit(
+    emit(
         session,
         EventType.PARTICIPANT_JOINED,
         _event_data(incident, participant),
@@ -163,7 +163,7 @@ async def _set_role(
 ) -> None:
     previous, participant.role = participant.role, role
     await session.flush()
-    await timeline_service.record(
+    timeline_service.record(
         session,
         incident,
         EntryKind.ROLE_CHANGED,
@@ -180,7 +180,7 @@ async def leave(
         return participant
     participant.left_at = utcnow()
     await session.flush()
-    await timeline_service.record(
+    timeline_service.record(
         session,
         incident,
         EntryKind.PARTICIPANT_LEFT,
@@ -188,7 +188,7 @@ async def leave(
         author=actor,
         data=_entry_data(participant, role=participant.role),
     )
-    await emit(
+    emit(
         session,
         EventType.PARTICIPANT_LEFT,
         _event_data(incident, participant),

@@ -87,7 +87,7 @@ async def _announce(
     changes: dict[str, Any],
 ) -> ActionItemOut:
     (out,) = await describe(session, [item])
-    await timeline_service.record(
+    timeline_service.record(
         session,
         incident,
         EntryKind.ACTION_ITEM,
@@ -95,7 +95,7 @@ async def _announce(
         author=actor,
         data={"action_item_id": str(item.id), "title": item.title, "changes": changes},
     )
-    await emit(
+    emit(
         session,
         EventType.ACTION_ITEM_UPDATED,
         {

@@ -117,7 +117,7 @@ async def link_recurrence(
     incident.version += 1
     incident.updated_at = utcnow()
     await session.flush()
-    await timeline_service.record(
+    timeline_service.record(
         session,
         incident,
         EntryKind.INCIDENT_UPDATED,
@@ -132,7 +132,7 @@ async def link_recurrence(
         },
     )
     change = {"recurrence_of": {"from": None, "to": str(earlier.id)}}
-    await emit(
+    emit(
         session,
         EventType.INCIDENT_UPDATED,
         {"incident": IncidentOut.of(incident).model_dump(mode="json"), "changes": change},

@@ -77,7 +77,7 @@ async def _record(
     """The step's timeline entry and (for most steps) its domain event, in this transaction."""
     review.updated_at = utcnow()
     await session.flush()
-    await timeline_service.record(
+    timeline_service.record(
         session,
         incident,
         EntryKind.ROLLBACK_REVIEW,
@@ -91,7 +91,7 @@ async def _record(
             "rollback_review": ReviewOut.of(review).model_dump(mode="json"),
             **extra,
         }
-        await emit(session, event, payload, incident_id=incident.id)
+        emit(session, event, payload, incident_id=incident.id)
 
 
 def _step_allowed(review: RollbackReview, action: ReviewAction) -> None:

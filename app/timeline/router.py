@@ -51,7 +51,7 @@ async def add_entry(
     principal: WriteIncidents,
 ) -> JSONResponse:
     """Record a note, action, decision or observation; it may be back-dated."""
-    entry = await service.add_entry(session, incident, body, principal_name=principal.name)
+    entry = service.add_entry(session, incident, body, principal_name=principal.name)
     location = f"{API_PREFIX}/incidents/{incident.id}/timeline/{entry.id}"
     return JSONResponse(
         EntryOut.of(entry).model_dump(mode="json"), status_code=201, headers={"Location": location}

@@ -38,7 +38,7 @@ def incident_ref(incident: Incident) -> dict[str, Any]:
     }
 
 
-async def record(
+def record(
     session: AsyncSession,
     incident: Incident,
     kind: EntryKind,
@@ -64,7 +64,7 @@ async def record(
         occurred_at=occurred_at or utcnow(),
     )
     session.add(entry)
-    await emit(
+    emit(
         session,
         EventType.TIMELINE_EVENT_ADDED,
         {"incident": incident_ref(incident), "entry": EntryOut.of(entry).model_dump(mode="json")},
@@ -87,11 +87,11 @@ def _check_not_future(occurred_at: datetime | None) -> None:
         )
 
 
-async def add_entry(
+def add_entry(
     session: AsyncSession, incident: Incident, entry: EntryCreate, *, principal_name: str
 ) -> TimelineEntry:
     _check_not_future(entry.occurred_at)
-    return await record(
+    return record(
         session,
         incident,
         EntryKind(entry.kind),

@@ -129,10 +129,10 @@ async def test_an_event_that_commits_late_is_not_skipped_on_postgresql(tmp_path)
         start = await position(client)
         database = app.state.database
         async with database.sessionmaker() as slow:
-            early = await emit(slow, EventType.DEPLOY_RECORDED, {"n": "early"})
+            early = emit(slow, EventType.DEPLOY_RECORDED, {"n": "early"})
             await slow.flush()  # takes its seq now, commits last
             async with database.sessionmaker() as fast, fast.begin():
-                late = await emit(fast, EventType.DEPLOY_RECORDED, {"n": "late"})
+                late = emit(fast, EventType.DEPLOY_RECORDED, {"n": "late"})
                 await fast.flush()
             assert early.seq < late.seq
             seen = await read(client, start, once=True)
