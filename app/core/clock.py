@@ -1,9 +1,9 @@
 """The one place Muster asks for the time: aware UTC, never naive."""
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator
 
 
 def utcnow() -> datetime:
@@ -11,8 +11,27 @@ def utcnow() -> datetime:
 
 
 def _to_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        raise ValueError("the timestamp is out of range in UTC") from None
 
 
-# Input timestamps must carry an offset; they are kept (and returned) in UTC.
-AwareUTC = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+def _not_a_number(value: Any) -> Any:
+    # Pydantic would read a number, a bool or numeric text ("1700000000", "0.5", as query
+    # parameters come) as a Unix time; the contract is RFC 3339 text.
+    if isinstance(value, int | float) or (isinstance(value, str) and _looks_numeric(value)):
+        raise ValueError("expected an RFC 3339 timestamp with offset, e.g. 2026-11-28T10:00:00Z")
+    return value
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+# Input timestamps are RFC 3339 text with an offset; they are kept (and returned) in UTC.
+AwareUTC = Annotated[AwareDatetime, BeforeValidator(_not_a_number), AfterValidator(_to_utc)]

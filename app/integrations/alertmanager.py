@@ -12,18 +12,20 @@ import hashlib
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, Request
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from fastapi import APIRouter, Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials
+from fastapi.security.http import HTTPBase
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from app.alerts import service
 from app.alerts.models import AlertStatus
 from app.core.api import API_PREFIX
+from app.core.clock import AwareUTC
 from app.core.db import SessionDep
 from app.core.errors import (
-    InvalidInput,
-    PayloadTooLarge,
     ServiceUnavailable,
     Unauthorized,
+    UnsupportedMediaType,
     responses,
 )
 from app.core.security import same_secret
@@ -40,8 +42,8 @@ class AlertmanagerAlert(BaseModel):
     status: Literal["firing", "resolved"]
     labels: dict[str, str]
     annotations: dict[str, str] = Field(default_factory=dict)
-    startsAt: datetime  # Alertmanager spells its fields in camelCase
-    endsAt: datetime | None = None
+    startsAt: AwareUTC  # Alertmanager spells its fields in camelCase
+    endsAt: AwareUTC | None = None
     generatorURL: str | None = None
     fingerprint: str | None = Field(default=None, min_length=1, max_length=64)
 
@@ -113,7 +115,7 @@ class AlertmanagerPayload(BaseModel):
     commonLabels: dict[str, str] = Field(default_factory=dict)
     commonAnnotations: dict[str, str] = Field(default_factory=dict)
     externalURL: str = ""
-    truncatedAlerts: int = 0
+    truncatedAlerts: StrictInt = 0
 
     def to_notification(self) -> service.Notification:
         return service.Notification(
@@ -133,20 +135,37 @@ class AlertmanagerAck(BaseModel):
     updated: list[str] = Field(description="References of incidents it updated")
 
 
-def _check_credentials(settings: Settings, authorization: str | None) -> None:
+# Alertmanager's own credentials (its `http_config`), not Muster API keys. Both schemes
+# read the one `Authorization` header; `_check_credentials` decides which applies.
+_bearer = HTTPBase(
+    scheme="bearer",
+    scheme_name="AlertmanagerBearer",
+    description="`Authorization: Bearer <MUSTER_ALERTMANAGER_TOKEN>`",
+    auto_error=False,
+)
+_basic = HTTPBase(
+    scheme="basic",
+    scheme_name="AlertmanagerBasic",
+    description="HTTP basic auth with MUSTER_ALERTMANAGER_BASIC_AUTH (`user:password`)",
+    auto_error=False,
+)
+
+
+def _check_credentials(settings: Settings, given: HTTPAuthorizationCredentials | None) -> None:
     token, basic = settings.alertmanager_token, settings.alertmanager_basic_auth
     if token is None and basic is None:
         raise ServiceUnavailable(
             "Alertmanager ingestion is not configured: set MUSTER_ALERTMANAGER_TOKEN "
             "or MUSTER_ALERTMANAGER_BASIC_AUTH"
         )
-    scheme, _, credentials = (authorization or "").partition(" ")
-    if token is not None and scheme.lower() == "bearer":
-        if same_secret(credentials.strip(), token.get_secret_value()):
+    scheme = given.scheme.lower() if given else ""
+    credentials = given.credentials.strip() if given else ""
+    if token is not None and scheme == "bearer":
+        if same_secret(credentials, token.get_secret_value()):
             return
-    elif basic is not None and scheme.lower() == "basic":
+    elif basic is not None and scheme == "basic":
         try:
-            decoded = base64.b64decode(credentials.strip(), validate=True).decode()
+            decoded = base64.b64decode(credentials, validate=True).decode()
         except (binascii.Error, UnicodeDecodeError):
             decoded = ""
         if same_secret(decoded, basic.get_secret_value()):
@@ -155,9 +174,11 @@ def _check_credentials(settings: Settings, authorization: str | None) -> None:
 
 
 async def alertmanager_credentials(
-    request: Request, authorization: Annotated[str | None, Header(include_in_schema=False)] = None
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+    basic: Annotated[HTTPAuthorizationCredentials | None, Security(_basic)],
 ) -> None:
-    _check_credentials(request.app.state.settings, authorization)
+    _check_credentials(request.app.state.settings, bearer or basic)
 
 
 router = APIRouter(prefix=f"{API_PREFIX}/webhooks", tags=["webhooks"])
@@ -167,8 +188,7 @@ router = APIRouter(prefix=f"{API_PREFIX}/webhooks", tags=["webhooks"])
     "/alertmanager",
     response_model=AlertmanagerAck,
     dependencies=[Depends(alertmanager_credentials)],
-    responses=responses(Unauthorized, InvalidInput, PayloadTooLarge, ServiceUnavailable),
-    openapi_extra={"security": [{"HTTPBearer": []}, {"HTTPBasic": []}]},
+    responses=responses(Unauthorized, UnsupportedMediaType, ServiceUnavailable),
 )
 async def receive_alertmanager(
     payload: AlertmanagerPayload, request: Request, session: SessionDep, template: TemplateDep

@@ -2,7 +2,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, computed_field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    computed_field,
+)
 
 from app.incidents.schemas import Handle
 from app.rollbacks.models import (
@@ -114,7 +121,7 @@ class VerificationIn(BaseModel):
     verified_by: Handle
     result: VerificationResult
     note: Note | None = None
-    mark_mitigated: bool = Field(
+    mark_mitigated: StrictBool = Field(
         default=False,
         description="With `recovered`: also move the incident to `mitigated`, when its status "
         "allows that move (otherwise it is left as it is). Refused with `not_recovered`",
