@@ -178,10 +178,21 @@ def _location(loc: tuple[int | str, ...] | list[int | str]) -> str:
     return ".".join(str(part) for part in loc)
 
 
-def _undecodable_body() -> InvalidInput:
+# Why FastAPI could not read a JSON body, besides a JSON syntax error (which it reports).
+_UNREADABLE_BODY = {
+    UnicodeDecodeError: "not UTF-8",
+    RecursionError: "nested too deeply",
+}
+
+
+def _unreadable_body(cause: BaseException | None) -> InvalidInput | None:
+    """FastAPI answers a body it cannot decode with an untyped 400: it is malformed JSON."""
+    reason = next((why for kind, why in _UNREADABLE_BODY.items() if isinstance(cause, kind)), None)
+    if reason is None:
+        return None
     return InvalidInput(
-        "The body is not valid JSON: it is not UTF-8 text",
-        errors=[FieldProblem(field="body", message="not UTF-8", type="json_invalid")],
+        f"The body is not valid JSON: {reason}",
+        errors=[FieldProblem(field="body", message=reason, type="json_invalid")],
     )
 
 
@@ -227,9 +238,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        if isinstance(exc.__cause__, UnicodeDecodeError):
-            # FastAPI could not decode a JSON body: malformed JSON, like any other (422).
-            return await app_error(request, _undecodable_body())
+        unreadable = _unreadable_body(exc.__cause__)
+        if unreadable is not None:  # malformed JSON, answered like any other (422)
+            return await app_error(request, unreadable)
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
             headers["Allow"] = ", ".join(_allowed_methods(request))

@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.security.http import HTTPBase
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, field_validator
 
 from app.alerts import service
 from app.alerts.models import AlertStatus
@@ -36,15 +36,25 @@ from app.incidents.deps import TemplateDep
 _ZERO_TIME_YEAR = 1
 
 
+# Generous bounds, far beyond what Prometheus rules produce, so that a notification is
+# never refused for being long (Alertmanager drops what it gets a 4xx for), while a
+# hostile one cannot store megabytes in a label.
+LabelName = Annotated[str, StringConstraints(max_length=1024)]
+LabelValue = Annotated[str, StringConstraints(max_length=8192)]
+AnnotationValue = Annotated[str, StringConstraints(max_length=32768)]
+Labels = dict[LabelName, LabelValue]
+Annotations = dict[LabelName, AnnotationValue]
+
+
 class AlertmanagerAlert(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     status: Literal["firing", "resolved"]
-    labels: dict[str, str]
-    annotations: dict[str, str] = Field(default_factory=dict)
+    labels: Labels
+    annotations: Annotations = Field(default_factory=dict)
     startsAt: AwareUTC  # Alertmanager spells its fields in camelCase
     endsAt: AwareUTC | None = None
-    generatorURL: str | None = None
+    generatorURL: str | None = Field(default=None, max_length=16384)  # carries the query
     fingerprint: str | None = Field(default=None, min_length=1, max_length=64)
 
     @field_validator("endsAt")
@@ -107,14 +117,14 @@ class AlertmanagerPayload(BaseModel):
     )
 
     version: Literal["4"]
-    groupKey: str = Field(min_length=1)
+    groupKey: str = Field(min_length=1, max_length=8192)
     status: Literal["firing", "resolved"]
-    receiver: str = ""
+    receiver: str = Field(default="", max_length=1024)
     alerts: list[AlertmanagerAlert] = Field(max_length=5000)
-    groupLabels: dict[str, str] = Field(default_factory=dict)
-    commonLabels: dict[str, str] = Field(default_factory=dict)
-    commonAnnotations: dict[str, str] = Field(default_factory=dict)
-    externalURL: str = ""
+    groupLabels: Labels = Field(default_factory=dict)
+    commonLabels: Labels = Field(default_factory=dict)
+    commonAnnotations: Annotations = Field(default_factory=dict)
+    externalURL: str = Field(default="", max_length=2048)
     truncatedAlerts: StrictInt = 0
 
     def to_notification(self) -> service.Notification:

@@ -13,6 +13,7 @@ from app.core.errors import (
     AppError,
     BadRequest,
     ServiceUnavailable,
+    UnsupportedMediaType,
     responses,
 )
 from app.core.security import same_secret
@@ -36,7 +37,13 @@ router = APIRouter(
     responses={
         202: {"model": WebhookResult, "description": "Not an event that records a deploy"},
         # 503 also when the database is down: not-configured joins the shared entry.
-        **responses(BadRequest, WebhookUnauthorized, ServiceUnavailable, WebhookNotConfigured),
+        **responses(
+            BadRequest,
+            WebhookUnauthorized,
+            UnsupportedMediaType,
+            ServiceUnavailable,
+            WebhookNotConfigured,
+        ),
     },
 )
 
@@ -44,6 +51,16 @@ router = APIRouter(
 def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+def _require_json(request: Request) -> None:
+    """Senders are read as JSON; a webhook set up to send a form is told so (415)."""
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise UnsupportedMediaType(
+            "Muster reads webhook payloads as JSON: set the webhook's content type to "
+            "application/json" + (f", not {media_type}" if media_type else "")
+        )
 
 
 def _json_body(example: dict[str, Any]) -> dict[str, Any]:
@@ -67,6 +84,7 @@ async def github_body(
     body = await request.body()
     if not github.signature_valid(secret.get_secret_value(), body, x_hub_signature_256):
         raise WebhookUnauthorized("X-Hub-Signature-256 is missing or does not match the body")
+    _require_json(request)
     return body
 
 
@@ -89,6 +107,7 @@ async def gitlab_body(
         )
     if x_gitlab_token is None or not same_secret(x_gitlab_token, expected.get_secret_value()):
         raise WebhookUnauthorized("X-Gitlab-Token is missing or wrong")
+    _require_json(request)
     return await request.body()
 
 
