@@ -54,6 +54,9 @@ class Settings(BaseSettings):
 
     sre_notify_urls: Annotated[list[str], NoDecode] = []
     sre_notify_secret: SecretStr | None = None
+    # Hosts that outbound notifications (subscriptions, SRE targets) may be sent to:
+    # `hooks.slack.com`, or `*.example.com` for its subdomains. Empty: any host.
+    notify_allowed_hosts: Annotated[list[str], NoDecode] = []
 
     severity_map: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_SEVERITY_MAP))
     alertmanager_auto_mitigate: bool = True
@@ -67,6 +70,14 @@ class Settings(BaseSettings):
     @classmethod
     def _lists(cls, value: Any) -> Any:
         return _split_list(value)
+
+    @field_validator("notify_allowed_hosts", mode="before")
+    @classmethod
+    def _hosts(cls, value: Any) -> Any:
+        value = _split_list(value)
+        if isinstance(value, list):
+            return [str(host).strip().lower().rstrip(".") for host in value if str(host).strip()]
+        return value
 
     @field_validator("severity_map")
     @classmethod

@@ -47,8 +47,8 @@ async def list_timeline(
 async def add_entry(
     body: EntryCreate,
     session: SessionDep,
+    principal: WriteIncidents,  # before the lookup: a reader is refused, found or not
     incident: CurrentIncident,
-    principal: WriteIncidents,
 ) -> JSONResponse:
     """Record a note, action, decision or observation; it may be back-dated."""
     entry = await service.add_entry(session, incident, body, principal_name=principal.name)
