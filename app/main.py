@@ -22,6 +22,7 @@ from app.core.draining import delay_sigterm
 from app.core.errors import install_error_handlers
 from app.core.idempotency import IdempotentReplay
 from app.core.middleware import BodyLimitMiddleware, Metrics, ObservabilityMiddleware
+from app.core.openapi import COMMON_ERRORS, install_openapi
 from app.core.settings import Settings, get_settings
 from app.deploys.router import router as deploys_router
 from app.deploys.router import suspects_router
@@ -108,7 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
 
-    routers = (
+    api_routers = (
         incidents_router,
         participants_router,
         timeline_router,
@@ -127,11 +128,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         deliveries_router,
         events_router,
         auth_router,
-        ops_router,
     )
-    for router in routers:
-        app.include_router(router)
-    document_webhooks(app)
+    for router in api_routers:
+        app.include_router(router, responses=COMMON_ERRORS)
+    app.include_router(ops_router)
+    document_webhooks(app)  # inner: webhook payloads as serialised
+    install_openapi(app)  # outer: adds the problem schemas and caches the document
     _mount_docs(app)
     return app
 

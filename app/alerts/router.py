@@ -6,7 +6,7 @@ from app.alerts import service
 from app.alerts.schemas import AlertOut
 from app.core.api import API_PREFIX
 from app.core.db import SessionDep
-from app.core.errors import Forbidden, InvalidInput, Unauthorized, responses
+from app.core.errors import Forbidden, Unauthorized, responses
 from app.core.pagination import Page, PageDep
 from app.core.security import ReadIncidents
 from app.incidents.deps import CurrentIncident
@@ -19,7 +19,7 @@ router = APIRouter(
 )
 
 
-@router.get("", response_model=Page[AlertOut], responses=responses(InvalidInput))
+@router.get("", response_model=Page[AlertOut])
 async def list_incident_alerts(
     session: SessionDep, incident: CurrentIncident, page: PageDep, _: ReadIncidents
 ) -> Page[AlertOut]:

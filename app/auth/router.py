@@ -9,7 +9,7 @@ from app.auth import service
 from app.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut
 from app.core.api import API_PREFIX
 from app.core.db import SessionDep
-from app.core.errors import Forbidden, InvalidInput, NotFound, Unauthorized, responses
+from app.core.errors import Forbidden, NotFound, Unauthorized, UnsupportedMediaType, responses
 from app.core.pagination import Page, PageDep
 from app.core.security import Admin
 
@@ -24,7 +24,7 @@ router = APIRouter(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=ApiKeyCreated,
-    responses=responses(InvalidInput),
+    responses=responses(UnsupportedMediaType),
 )
 async def create_api_key(body: ApiKeyCreate, session: SessionDep, _: Admin) -> JSONResponse:
     """Create an API key with scopes; the response holds the key, shown this once."""
@@ -37,7 +37,7 @@ async def create_api_key(body: ApiKeyCreate, session: SessionDep, _: Admin) -> J
     )
 
 
-@router.get("", response_model=Page[ApiKeyOut], responses=responses(InvalidInput))
+@router.get("", response_model=Page[ApiKeyOut])
 async def list_api_keys(session: SessionDep, page: PageDep, _: Admin) -> Page[ApiKeyOut]:
     """List API keys, newest first, without their secrets."""
     rows = await service.list_api_keys(session, page)

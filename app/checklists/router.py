@@ -9,7 +9,7 @@ from app.checklists.schemas import ChecklistItemOut, ChecklistItemUpdate
 from app.checklists.service import ChecklistItemNotFound
 from app.core.api import API_PREFIX
 from app.core.db import SessionDep
-from app.core.errors import Forbidden, InvalidInput, Unauthorized, responses
+from app.core.errors import Forbidden, Unauthorized, UnsupportedMediaType, responses
 from app.core.pagination import Page, PageDep
 from app.core.security import ReadIncidents, WriteIncidents
 from app.incidents.deps import CurrentIncident, LockedIncident
@@ -22,7 +22,7 @@ router = APIRouter(
 )
 
 
-@router.get("", response_model=Page[ChecklistItemOut], responses=responses(InvalidInput))
+@router.get("", response_model=Page[ChecklistItemOut])
 async def get_checklist(
     session: SessionDep, incident: CurrentIncident, page: PageDep, _: ReadIncidents
 ) -> Page[ChecklistItemOut]:
@@ -34,7 +34,7 @@ async def get_checklist(
 @router.patch(
     "/{item_key}",
     response_model=ChecklistItemOut,
-    responses=responses(ChecklistItemNotFound, InvalidInput),
+    responses=responses(ChecklistItemNotFound, UnsupportedMediaType),
 )
 async def update_checklist_item(
     item_key: Annotated[str, Path(max_length=64, examples=["rollback_decided"])],

@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 
 class ChecklistItemOut(BaseModel):
@@ -24,6 +24,6 @@ class ChecklistItemUpdate(BaseModel):
         },
     )
 
-    done: bool | None = None
+    done: StrictBool | None = None
     note: str | None = Field(default=None, max_length=2000)
     by: str | None = Field(default=None, min_length=1, max_length=100)

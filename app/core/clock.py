@@ -7,9 +7,9 @@ Tests can freeze the clock with `frozen_clock(...)`; production never does, and 
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator
 
 
 class FrozenClock:
@@ -55,8 +55,27 @@ def frozen_clock(now: datetime) -> Iterator[FrozenClock]:
 
 
 def _to_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        raise ValueError("the timestamp is out of range in UTC") from None
 
 
-# Input timestamps must carry an offset; they are kept (and returned) in UTC.
-AwareUTC = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+def _not_a_number(value: Any) -> Any:
+    # Pydantic would read a number, a bool or numeric text ("1700000000", "0.5", as query
+    # parameters come) as a Unix time; the contract is RFC 3339 text.
+    if isinstance(value, int | float) or (isinstance(value, str) and _looks_numeric(value)):
+        raise ValueError("expected an RFC 3339 timestamp with offset, e.g. 2026-11-28T10:00:00Z")
+    return value
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+# Input timestamps are RFC 3339 text with an offset; they are kept (and returned) in UTC.
+AwareUTC = Annotated[AwareDatetime, BeforeValidator(_not_a_number), AfterValidator(_to_utc)]

@@ -8,10 +8,12 @@ from typing import Any, ClassVar
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("muster.errors")
@@ -148,13 +150,24 @@ def problem_response(
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
 
 
+PROBLEM_REF = "#/components/schemas/Problem"
+
+
 def responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses=` for a route from the error classes it can raise."""
+    """OpenAPI `responses=` for a route from the error classes it can raise.
+
+    Each is `application/problem+json` with the `Problem` schema (which
+    `app.core.openapi` adds to the document's components); errors that share a
+    status share an entry whose description names each.
+    """
     documented: dict[int | str, dict[str, Any]] = {}
     for error in errors:
         entry = documented.setdefault(
             error.status,
-            {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": error.title},
+            {
+                "description": error.title,
+                "content": {PROBLEM_JSON: {"schema": {"$ref": PROBLEM_REF}}},
+            },
         )
         if error.title not in entry["description"]:
             entry["description"] += f"; {error.title}"
@@ -163,6 +176,34 @@ def responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
 
 def _location(loc: tuple[int | str, ...] | list[int | str]) -> str:
     return ".".join(str(part) for part in loc)
+
+
+# Why FastAPI could not read a JSON body, besides a JSON syntax error (which it reports).
+_UNREADABLE_BODY = {
+    UnicodeDecodeError: "not UTF-8",
+    RecursionError: "nested too deeply",
+}
+
+
+def _unreadable_body(cause: BaseException | None) -> InvalidInput | None:
+    """FastAPI answers a body it cannot decode with an untyped 400: it is malformed JSON."""
+    reason = next((why for kind, why in _UNREADABLE_BODY.items() if isinstance(cause, kind)), None)
+    if reason is None:
+        return None
+    return InvalidInput(
+        f"The body is not valid JSON: {reason}",
+        errors=[FieldProblem(field="body", message=reason, type="json_invalid")],
+    )
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.router.routes):
+        route_methods = route.methods
+        if route_methods and route.matches(request.scope)[0] != Match.NONE:
+            methods |= set(route_methods)
+    return sorted(methods)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -183,7 +224,8 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         content_type = request.headers.get("content-type", "")
         body_errors = any(err["loc"][:1] == ("body",) for err in exc.errors())
-        if body_errors and "json" not in content_type.lower():
+        # A body was sent, but not as JSON (no body at all is a missing field: 422).
+        if body_errors and exc.body is not None and "json" not in content_type.lower():
             return problem_response(
                 415,
                 UnsupportedMediaType.title,
@@ -196,6 +238,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
+        unreadable = _unreadable_body(exc.__cause__)
+        if unreadable is not None:  # malformed JSON, answered like any other (422)
+            return await app_error(request, unreadable)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(_allowed_methods(request))
         phrase = HTTPStatus(exc.status_code).phrase
         detail = exc.detail if isinstance(exc.detail, str) and exc.detail != phrase else None
         known = _BY_STATUS.get(exc.status_code)
@@ -205,7 +253,7 @@ def install_error_handlers(app: FastAPI) -> None:
             type_uri=known.type_uri() if known else "about:blank",
             detail=detail,
             instance=request.url.path,
-            headers=exc.headers,
+            headers=headers,
         )
 
     async def integrity_error(request: Request, exc: Exception) -> JSONResponse:

@@ -7,13 +7,15 @@ import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.core.db import SessionDep
-from app.core.errors import Forbidden, Unauthorized
+from app.core.errors import FieldProblem, Forbidden, InvalidInput, Unauthorized
+from app.core.settings import Settings
 
 KEY_PREFIX = "mst_"
 
@@ -115,3 +117,39 @@ WriteIncidents = Annotated[Principal, Depends(require(Scope.INCIDENTS_WRITE))]
 WriteDeploys = Annotated[Principal, Depends(require(Scope.DEPLOYS_WRITE))]
 AdminSubscriptions = Annotated[Principal, Depends(require(Scope.SUBSCRIPTIONS_ADMIN))]
 Admin = Annotated[Principal, Depends(require(Scope.ADMIN))]
+
+
+class OutboundUrlRefused(InvalidInput):
+    code, title = "outbound-url-refused", "URL not allowed"
+
+
+def check_outbound_url(url: str, settings: Settings, *, field: str = "body.url") -> str:
+    """`url` if Muster may send notifications to it, else a 422 problem naming `field`.
+
+    Only http(s), with a host and no credentials in it (they would show in listings and
+    logs: a subscription has its own secret); when MUSTER_NOTIFY_ALLOWED_HOSTS is set,
+    only to those hosts (`*.example.com` allows its subdomains). Outbound requests are
+    made by the server, inside its network: this is the limit on where they can go.
+    """
+    try:
+        parts = urlsplit(url.strip())
+        host = (parts.hostname or "").rstrip(".")
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        _refuse(field, "not a valid URL")
+    if parts.scheme.lower() not in ("http", "https"):
+        _refuse(field, "only http and https URLs are allowed")
+    if not host:
+        _refuse(field, "the URL has no host")
+    if parts.username is not None or parts.password is not None:
+        _refuse(field, "credentials in the URL are not allowed; use the secret")
+    if not settings.allows_notify_host(host):
+        _refuse(field, f"{host} is not in MUSTER_NOTIFY_ALLOWED_HOSTS")
+    return url.strip()
+
+
+def _refuse(field: str, message: str) -> NoReturn:
+    raise OutboundUrlRefused(
+        f"Notifications cannot be sent there: {message}",
+        errors=[FieldProblem(field=field, message=message, type="outbound_url")],
+    )

@@ -4,6 +4,7 @@ import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -54,6 +55,9 @@ class Settings(BaseSettings):
 
     sre_notify_urls: Annotated[list[str], NoDecode] = []
     sre_notify_secret: SecretStr | None = None
+    # Hosts that outbound notifications (subscriptions, SRE targets) may be sent to:
+    # `hooks.slack.com`, or `*.example.com` for its subdomains. Empty: any host.
+    notify_allowed_hosts: Annotated[list[str], NoDecode] = []
 
     severity_map: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_SEVERITY_MAP))
     alertmanager_auto_mitigate: bool = True
@@ -86,6 +90,14 @@ class Settings(BaseSettings):
     def _lists(cls, value: Any) -> Any:
         return _split_list(value)
 
+    @field_validator("notify_allowed_hosts", mode="before")
+    @classmethod
+    def _hosts(cls, value: Any) -> Any:
+        value = _split_list(value)
+        if isinstance(value, list):
+            return [str(host).strip().lower().rstrip(".") for host in value if str(host).strip()]
+        return value
+
     @field_validator("severity_map")
     @classmethod
     def _severities(cls, value: dict[str, str]) -> dict[str, str]:
@@ -109,13 +121,26 @@ class Settings(BaseSettings):
             raise ValueError("public_url must be an http(s) URL")
         return value.rstrip("/")
 
-    @field_validator("sre_notify_urls")
-    @classmethod
-    def _sre_urls(cls, value: list[str]) -> list[str]:
-        for url in value:
+    @model_validator(mode="after")
+    def _sre_urls(self) -> "Settings":
+        for url in self.sre_notify_urls:
             if not url.startswith(("http://", "https://")):
                 raise ValueError(f"SRE notification URL {url!r} is not an http(s) URL")
-        return value
+            if not self.allows_notify_host(urlsplit(url).hostname or ""):
+                raise ValueError(f"SRE notification URL {url!r} is not in notify_allowed_hosts")
+        return self
+
+    def allows_notify_host(self, host: str) -> bool:
+        """Whether outbound notifications may go to `host` (`*.example.com`: its subdomains)."""
+        host = host.rstrip(".").lower()
+        if not self.notify_allowed_hosts:
+            return True
+        return any(
+            host.endswith(pattern[1:]) and len(host) > len(pattern) - 1
+            if pattern.startswith("*.")
+            else host == pattern.lower()
+            for pattern in self.notify_allowed_hosts
+        )
 
     @model_validator(mode="after")
     def _lease_outlives_a_send(self) -> "Settings":

@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 
 from app.core.api import API_PREFIX
 from app.core.db import SessionDep
-from app.core.errors import Forbidden, InvalidInput, NotFound, Unauthorized, responses
+from app.core.errors import Forbidden, NotFound, Unauthorized, UnsupportedMediaType, responses
 from app.core.idempotency import IdempotencyDep, IdempotencyKeyReused
 from app.core.pagination import Page, PageDep
 from app.core.security import ReadIncidents, WriteDeploys
@@ -36,7 +36,7 @@ router = APIRouter(
             "model": DeployOut,
             "description": "A deploy with this `external_id` existed and was updated",
         },
-        **responses(InvalidInput, IdempotencyKeyReused),
+        **responses(UnsupportedMediaType, IdempotencyKeyReused),
     },
 )
 async def record_deploy(
@@ -56,7 +56,7 @@ async def record_deploy(
     )
 
 
-@router.get("", response_model=Page[DeployOut], responses=responses(InvalidInput))
+@router.get("", response_model=Page[DeployOut])
 async def list_deploys(
     session: SessionDep,
     page: PageDep,
@@ -100,7 +100,7 @@ suspects_router = APIRouter(
 )
 
 
-@suspects_router.get("", response_model=Page[SuspectDeployOut], responses=responses(InvalidInput))
+@suspects_router.get("", response_model=Page[SuspectDeployOut])
 async def list_suspect_deploys(
     session: SessionDep,
     incident: CurrentIncident,

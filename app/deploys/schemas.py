@@ -1,13 +1,11 @@
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -15,14 +13,8 @@ from pydantic import (
     field_validator,
 )
 
+from app.core.clock import AwareUTC
 from app.deploys.models import DeployKind, DeploySource, DeployStatus
-
-
-def _not_a_number(value: Any) -> Any:
-    # Pydantic would read a number as a Unix time; the contract is RFC 3339 text.
-    if isinstance(value, int | float):
-        raise ValueError("expected an RFC 3339 timestamp with offset, e.g. 2026-11-28T10:00:00Z")
-    return value
 
 
 def _http_url(value: str) -> str:
@@ -32,10 +24,15 @@ def _http_url(value: str) -> str:
     return value
 
 
-Timestamp = Annotated[AwareDatetime, BeforeValidator(_not_a_number)]
+Timestamp = AwareUTC
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-HttpUrl = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_http_url)]
+HttpUrl = Annotated[
+    str,
+    StringConstraints(max_length=2048),
+    AfterValidator(_http_url),
+    Field(json_schema_extra={"pattern": r"^https?://[^/?#]+"}),  # what _http_url accepts
+]
 
 
 class DeployCreate(BaseModel):

@@ -31,6 +31,12 @@ async def _current_incident(
     return await service.get_incident(session, incident_id)
 
 
+async def _writable_incident(
+    session: SessionDep, incident_id: IncidentId, _: WriteIncidents
+) -> Incident:
+    return await service.get_incident(session, incident_id)
+
+
 async def _current_incident_for_update(
     session: SessionDep, incident_id: IncidentId, _: WriteIncidents
 ) -> Incident:
@@ -45,5 +51,7 @@ async def _checklist_template(request: Request) -> ChecklistTemplate:
 
 
 CurrentIncident = Annotated[Incident, Depends(_current_incident)]
+# For writes that add to an incident without changing its row (no lock needed).
+WritableIncident = Annotated[Incident, Depends(_writable_incident)]
 LockedIncident = Annotated[Incident, Depends(_current_incident_for_update)]
 TemplateDep = Annotated[ChecklistTemplate, Depends(_checklist_template)]

@@ -13,9 +13,9 @@ from app.core.errors import (
     BadRequest,
     FieldProblem,
     Forbidden,
-    InvalidInput,
     PreconditionFailed,
     Unauthorized,
+    UnsupportedMediaType,
     responses,
 )
 from app.core.idempotency import IdempotencyDep, IdempotencyKeyReused
@@ -68,7 +68,7 @@ def _check_if_match(incident: Incident, if_match: str | None) -> None:
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=IncidentOut,
-    responses=responses(InvalidInput, IdempotencyKeyReused),
+    responses=responses(UnsupportedMediaType, IdempotencyKeyReused),
 )
 async def create_incident(
     body: IncidentCreate,
@@ -91,7 +91,7 @@ async def create_incident(
     )
 
 
-@router.get("", response_model=Page[IncidentOut], responses=responses(InvalidInput))
+@router.get("", response_model=Page[IncidentOut])
 async def list_incidents(
     session: SessionDep,
     page: PageDep,
@@ -145,7 +145,7 @@ async def get_incident(
     "/{incident_id}",
     response_model=IncidentOut,
     responses=responses(
-        IncidentNotFound, BadRequest, InvalidTransition, PreconditionFailed, InvalidInput
+        IncidentNotFound, BadRequest, InvalidTransition, PreconditionFailed, UnsupportedMediaType
     ),
 )
 async def update_incident(

@@ -6,11 +6,12 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, computed_f
 from sqlalchemy import Row
 
 from app.core.clock import AwareUTC
+from app.core.text import NOT_BLANK
 from app.incidents.models import Incident
 from app.incidents.state import Severity, Status, allowed_moves
 
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
-Service = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Title = Annotated[str, Field(min_length=1, max_length=300), NOT_BLANK]
+Service = Annotated[str, Field(min_length=1, max_length=100), NOT_BLANK]
 LabelKey = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 LabelValue = Annotated[str, StringConstraints(max_length=500)]
 Services = Annotated[list[Service], Field(max_length=50)]

@@ -12,18 +12,20 @@ import hashlib
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, Request
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from fastapi import APIRouter, Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials
+from fastapi.security.http import HTTPBase
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, field_validator
 
 from app.alerts import service
 from app.alerts.models import AlertStatus
 from app.core.api import API_PREFIX
+from app.core.clock import AwareUTC
 from app.core.db import SessionDep
 from app.core.errors import (
-    InvalidInput,
-    PayloadTooLarge,
     ServiceUnavailable,
     Unauthorized,
+    UnsupportedMediaType,
     responses,
 )
 from app.core.security import same_secret
@@ -34,15 +36,25 @@ from app.incidents.deps import TemplateDep
 _ZERO_TIME_YEAR = 1
 
 
+# Generous bounds, far beyond what Prometheus rules produce, so that a notification is
+# never refused for being long (Alertmanager drops what it gets a 4xx for), while a
+# hostile one cannot store megabytes in a label.
+LabelName = Annotated[str, StringConstraints(max_length=1024)]
+LabelValue = Annotated[str, StringConstraints(max_length=8192)]
+AnnotationValue = Annotated[str, StringConstraints(max_length=32768)]
+Labels = dict[LabelName, LabelValue]
+Annotations = dict[LabelName, AnnotationValue]
+
+
 class AlertmanagerAlert(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     status: Literal["firing", "resolved"]
-    labels: dict[str, str]
-    annotations: dict[str, str] = Field(default_factory=dict)
-    startsAt: datetime  # Alertmanager spells its fields in camelCase
-    endsAt: datetime | None = None
-    generatorURL: str | None = None
+    labels: Labels
+    annotations: Annotations = Field(default_factory=dict)
+    startsAt: AwareUTC  # Alertmanager spells its fields in camelCase
+    endsAt: AwareUTC | None = None
+    generatorURL: str | None = Field(default=None, max_length=16384)  # carries the query
     fingerprint: str | None = Field(default=None, min_length=1, max_length=64)
 
     @field_validator("endsAt")
@@ -105,15 +117,15 @@ class AlertmanagerPayload(BaseModel):
     )
 
     version: Literal["4"]
-    groupKey: str = Field(min_length=1)
+    groupKey: str = Field(min_length=1, max_length=8192)
     status: Literal["firing", "resolved"]
-    receiver: str = ""
+    receiver: str = Field(default="", max_length=1024)
     alerts: list[AlertmanagerAlert] = Field(max_length=5000)
-    groupLabels: dict[str, str] = Field(default_factory=dict)
-    commonLabels: dict[str, str] = Field(default_factory=dict)
-    commonAnnotations: dict[str, str] = Field(default_factory=dict)
-    externalURL: str = ""
-    truncatedAlerts: int = 0
+    groupLabels: Labels = Field(default_factory=dict)
+    commonLabels: Labels = Field(default_factory=dict)
+    commonAnnotations: Annotations = Field(default_factory=dict)
+    externalURL: str = Field(default="", max_length=2048)
+    truncatedAlerts: StrictInt = 0
 
     def to_notification(self) -> service.Notification:
         return service.Notification(
@@ -133,20 +145,37 @@ class AlertmanagerAck(BaseModel):
     updated: list[str] = Field(description="References of incidents it updated")
 
 
-def _check_credentials(settings: Settings, authorization: str | None) -> None:
+# Alertmanager's own credentials (its `http_config`), not Muster API keys. Both schemes
+# read the one `Authorization` header; `_check_credentials` decides which applies.
+_bearer = HTTPBase(
+    scheme="bearer",
+    scheme_name="AlertmanagerBearer",
+    description="`Authorization: Bearer <MUSTER_ALERTMANAGER_TOKEN>`",
+    auto_error=False,
+)
+_basic = HTTPBase(
+    scheme="basic",
+    scheme_name="AlertmanagerBasic",
+    description="HTTP basic auth with MUSTER_ALERTMANAGER_BASIC_AUTH (`user:password`)",
+    auto_error=False,
+)
+
+
+def _check_credentials(settings: Settings, given: HTTPAuthorizationCredentials | None) -> None:
     token, basic = settings.alertmanager_token, settings.alertmanager_basic_auth
     if token is None and basic is None:
         raise ServiceUnavailable(
             "Alertmanager ingestion is not configured: set MUSTER_ALERTMANAGER_TOKEN "
             "or MUSTER_ALERTMANAGER_BASIC_AUTH"
         )
-    scheme, _, credentials = (authorization or "").partition(" ")
-    if token is not None and scheme.lower() == "bearer":
-        if same_secret(credentials.strip(), token.get_secret_value()):
+    scheme = given.scheme.lower() if given else ""
+    credentials = given.credentials.strip() if given else ""
+    if token is not None and scheme == "bearer":
+        if same_secret(credentials, token.get_secret_value()):
             return
-    elif basic is not None and scheme.lower() == "basic":
+    elif basic is not None and scheme == "basic":
         try:
-            decoded = base64.b64decode(credentials.strip(), validate=True).decode()
+            decoded = base64.b64decode(credentials, validate=True).decode()
         except (binascii.Error, UnicodeDecodeError):
             decoded = ""
         if same_secret(decoded, basic.get_secret_value()):
@@ -155,9 +184,11 @@ def _check_credentials(settings: Settings, authorization: str | None) -> None:
 
 
 async def alertmanager_credentials(
-    request: Request, authorization: Annotated[str | None, Header(include_in_schema=False)] = None
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+    basic: Annotated[HTTPAuthorizationCredentials | None, Security(_basic)],
 ) -> None:
-    _check_credentials(request.app.state.settings, authorization)
+    _check_credentials(request.app.state.settings, bearer or basic)
 
 
 router = APIRouter(prefix=f"{API_PREFIX}/webhooks", tags=["webhooks"])
@@ -167,8 +198,7 @@ router = APIRouter(prefix=f"{API_PREFIX}/webhooks", tags=["webhooks"])
     "/alertmanager",
     response_model=AlertmanagerAck,
     dependencies=[Depends(alertmanager_credentials)],
-    responses=responses(Unauthorized, InvalidInput, PayloadTooLarge, ServiceUnavailable),
-    openapi_extra={"security": [{"HTTPBearer": []}, {"HTTPBasic": []}]},
+    responses=responses(Unauthorized, UnsupportedMediaType, ServiceUnavailable),
 )
 async def receive_alertmanager(
     payload: AlertmanagerPayload, request: Request, session: SessionDep, template: TemplateDep

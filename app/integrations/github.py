@@ -11,8 +11,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 
+from app.core.clock import AwareUTC
 from app.core.settings import Settings
 from app.deploys.models import DeployKind, DeployStatus
 from app.deploys.schemas import DeployCreate
@@ -60,12 +61,12 @@ class _Deployment(BaseModel):
     environment: str
     ref: str | None = None
     sha: str | None = None
-    created_at: AwareDatetime
+    created_at: AwareUTC
 
 
 class _DeploymentStatus(BaseModel):
     state: str
-    created_at: AwareDatetime
+    created_at: AwareUTC
     target_url: str | None = None
     log_url: str | None = None
     environment_url: str | None = None
@@ -91,9 +92,9 @@ class _WorkflowRun(BaseModel):
     head_branch: str | None = None
     head_sha: str | None = None
     html_url: str | None = None
-    created_at: AwareDatetime
-    run_started_at: AwareDatetime | None = None
-    updated_at: AwareDatetime
+    created_at: AwareUTC
+    run_started_at: AwareUTC | None = None
+    updated_at: AwareUTC
 
 
 class WorkflowRunEvent(BaseModel):
@@ -108,8 +109,8 @@ class _Release(BaseModel):
     tag_name: str
     target_commitish: str | None = None
     html_url: str | None = None
-    created_at: AwareDatetime | None = None
-    published_at: AwareDatetime | None = None
+    created_at: AwareUTC | None = None
+    published_at: AwareUTC | None = None
     author: _User | None = None
 
 

@@ -2,8 +2,9 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header, Request, Security
 from fastapi.responses import JSONResponse
+from fastapi.security import APIKeyHeader
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.api import API_PREFIX
@@ -11,9 +12,8 @@ from app.core.db import SessionDep
 from app.core.errors import (
     AppError,
     BadRequest,
-    InvalidInput,
-    PayloadTooLarge,
     ServiceUnavailable,
+    UnsupportedMediaType,
     responses,
 )
 from app.core.security import same_secret
@@ -36,8 +36,13 @@ router = APIRouter(
     tags=["webhooks"],
     responses={
         202: {"model": WebhookResult, "description": "Not an event that records a deploy"},
+        # 503 also when the database is down: not-configured joins the shared entry.
         **responses(
-            BadRequest, WebhookUnauthorized, PayloadTooLarge, InvalidInput, WebhookNotConfigured
+            BadRequest,
+            WebhookUnauthorized,
+            UnsupportedMediaType,
+            ServiceUnavailable,
+            WebhookNotConfigured,
         ),
     },
 )
@@ -46,6 +51,16 @@ router = APIRouter(
 def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+def _require_json(request: Request) -> None:
+    """Senders are read as JSON; a webhook set up to send a form is told so (415)."""
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise UnsupportedMediaType(
+            "Muster reads webhook payloads as JSON: set the webhook's content type to "
+            "application/json" + (f", not {media_type}" if media_type else "")
+        )
 
 
 def _json_body(example: dict[str, Any]) -> dict[str, Any]:
@@ -69,12 +84,20 @@ async def github_body(
     body = await request.body()
     if not github.signature_valid(secret.get_secret_value(), body, x_hub_signature_256):
         raise WebhookUnauthorized("X-Hub-Signature-256 is missing or does not match the body")
+    _require_json(request)
     return body
 
 
+_gitlab_token = APIKeyHeader(
+    name="X-Gitlab-Token",
+    scheme_name="GitLabToken",
+    description="The GitLab webhook's secret token: MUSTER_GITLAB_WEBHOOK_TOKEN",
+    auto_error=False,
+)
+
+
 async def gitlab_body(
-    request: Request,
-    x_gitlab_token: Annotated[str | None, Header(description="The webhook's secret token")] = None,
+    request: Request, x_gitlab_token: Annotated[str | None, Security(_gitlab_token)]
 ) -> bytes:
     """The raw body, once `X-Gitlab-Token` matches MUSTER_GITLAB_WEBHOOK_TOKEN."""
     expected = _settings(request).gitlab_webhook_token
@@ -84,6 +107,7 @@ async def gitlab_body(
         )
     if x_gitlab_token is None or not same_secret(x_gitlab_token, expected.get_secret_value()):
         raise WebhookUnauthorized("X-Gitlab-Token is missing or wrong")
+    _require_json(request)
     return await request.body()
 
 

@@ -28,6 +28,8 @@ def parse_object(body: bytes) -> dict[str, Any]:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("The body is not valid JSON") from None
+    except RecursionError:
+        raise BadRequest("The body is not valid JSON: nested too deeply") from None
     if not isinstance(payload, dict):
         raise BadRequest("The body is not a JSON object")
     return payload

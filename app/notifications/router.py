@@ -71,12 +71,14 @@ def _location(subscription_id: uuid.UUID) -> str:
 )
 async def create_subscription(
     body: SubscriptionCreate,
+    request: Request,
     session: SessionDep,
     _: AdminSubscriptions,
     idempotency: IdempotencyDep,
 ) -> JSONResponse:
     """Subscribe a URL to events; the response holds the signing secret, shown this once."""
-    subscription = await service.create_subscription(session, body)
+    settings = request.app.state.settings
+    subscription = await service.create_subscription(session, body, settings=settings)
     return await idempotency.respond(
         SubscriptionCreated.of(subscription),
         status_code=201,
@@ -111,12 +113,15 @@ async def get_subscription(
 async def update_subscription(
     subscription_id: uuid.UUID,
     body: SubscriptionUpdate,
+    request: Request,
     session: SessionDep,
     _: AdminSubscriptions,
 ) -> SubscriptionOut:
     """Change the URL, events, format or secret; pause or resume with `active`."""
     subscription = await service.get_subscription(session, subscription_id, for_update=True)
-    return SubscriptionOut.of(await service.update_subscription(session, subscription, body))
+    settings = request.app.state.settings
+    updated = await service.update_subscription(session, subscription, body, settings=settings)
+    return SubscriptionOut.of(updated)
 
 
 @router.delete(
@@ -168,6 +173,7 @@ async def redeliver(
 
 
 async def _start(
+    _: ReadIncidents,  # the caller first: a stranger learns nothing from the position check
     session: SessionDep,
     last_event_id: Annotated[
         str | None,

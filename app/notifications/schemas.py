@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from app.core.events import EventType
+from app.core.text import NOT_BLANK
 from app.notifications.models import ALL_EVENTS, Delivery, DeliveryStatus, Format, Subscription
 from app.notifications.signing import decode_whsec
 
@@ -36,7 +37,8 @@ def _distinct(values: list[str]) -> list[str]:
 
 Url = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=2048),
+    Field(min_length=1, max_length=2048),
+    NOT_BLANK,
     AfterValidator(_http_url),
     Field(description="Where deliveries are POSTed: an http(s) URL"),
 ]

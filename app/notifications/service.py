@@ -8,6 +8,8 @@ from sqlmodel import col, select
 from app.core.clock import utcnow
 from app.core.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from app.core.pagination import PageParams, Rows, paginate
+from app.core.security import check_outbound_url
+from app.core.settings import Settings
 from app.notifications.models import Delivery, DeliveryStatus, Subscription
 from app.notifications.schemas import SubscriptionCreate, SubscriptionUpdate
 from app.notifications.signing import generate_secret
@@ -28,9 +30,11 @@ class NotRedeliverable(Conflict):
     code, title = "not-redeliverable", "Delivery cannot be redelivered now"
 
 
-async def create_subscription(session: AsyncSession, data: SubscriptionCreate) -> Subscription:
+async def create_subscription(
+    session: AsyncSession, data: SubscriptionCreate, *, settings: Settings
+) -> Subscription:
     subscription = Subscription(
-        url=data.url,
+        url=check_outbound_url(data.url, settings),
         events=data.events,
         format=data.format,
         secret=data.secret or generate_secret(),
@@ -61,9 +65,15 @@ async def get_subscription(
 
 
 async def update_subscription(
-    session: AsyncSession, subscription: Subscription, changes: SubscriptionUpdate
+    session: AsyncSession,
+    subscription: Subscription,
+    changes: SubscriptionUpdate,
+    *,
+    settings: Settings,
 ) -> Subscription:
     sent = changes.model_fields_set
+    if changes.url is not None:
+        changes.url = check_outbound_url(changes.url, settings)
     nulls = [field for field in NOT_NULL if field in sent and getattr(changes, field) is None]
     if nulls:
         raise InvalidInput(

@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 
 from app.core.api import API_PREFIX
 from app.core.db import SessionDep
-from app.core.errors import Forbidden, InvalidInput, Unauthorized, responses
+from app.core.errors import Forbidden, Unauthorized, UnsupportedMediaType, responses
 from app.core.pagination import Page, PageDep
 from app.core.security import ReadIncidents, WriteIncidents
 from app.incidents.deps import CurrentIncident, LockedIncident
@@ -24,7 +24,7 @@ router = APIRouter(
 )
 
 
-@router.get("", response_model=Page[ParticipantOut], responses=responses(InvalidInput))
+@router.get("", response_model=Page[ParticipantOut])
 async def list_participants(
     session: SessionDep,
     incident: CurrentIncident,
@@ -43,7 +43,7 @@ async def list_participants(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=ParticipantOut,
-    responses=responses(InvalidInput, AlreadyParticipating),
+    responses=responses(UnsupportedMediaType, AlreadyParticipating),
 )
 async def join_incident(
     body: ParticipantCreate,
@@ -64,7 +64,7 @@ async def join_incident(
 @router.patch(
     "/{participant_id}",
     response_model=ParticipantOut,
-    responses=responses(ParticipantNotFound, ParticipantLeft, InvalidInput),
+    responses=responses(ParticipantNotFound, ParticipantLeft, UnsupportedMediaType),
 )
 async def change_role(
     participant_id: uuid.UUID,

@@ -3,7 +3,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from app.core.api import API_PREFIX
@@ -12,7 +12,7 @@ from app.core.errors import AppError, Forbidden, InvalidInput, Unauthorized, res
 from app.core.idempotency import IdempotencyDep, IdempotencyKeyReused
 from app.core.pagination import Page, PageDep
 from app.core.security import ReadIncidents, WriteIncidents
-from app.incidents.deps import CurrentIncident
+from app.incidents.deps import CurrentIncident, WritableIncident
 from app.incidents.service import IncidentNotFound
 from app.postmortems import actions, markdown, recurrence, service
 from app.postmortems.actions import ActionItemFilters, ActionItemNotFound
@@ -72,7 +72,7 @@ async def list_incident_action_items(
 async def create_action_item(
     body: ActionItemCreate,
     session: SessionDep,
-    incident: CurrentIncident,
+    incident: WritableIncident,
     principal: WriteIncidents,
     idempotency: IdempotencyDep,
 ) -> JSONResponse:
@@ -200,10 +200,12 @@ async def get_postmortem(
     session: SessionDep,
     incident: CurrentIncident,
     _: ReadIncidents,
-    accept: Annotated[str | None, Header(max_length=1000)] = None,
+    request: Request,
 ) -> Response:
     """The postmortem draft from the record, as JSON or as Markdown (by `Accept`)."""
-    as_markdown = wants_markdown(accept)
+    # `Accept` is read, not declared: it is HTTP negotiation, documented by the two
+    # media types of the 200 response, not a parameter of this operation.
+    as_markdown = wants_markdown(request.headers.get("accept"))
     document = await service.build(session, incident)
     headers = {"Vary": "Accept"}
     if as_markdown:

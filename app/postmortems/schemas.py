@@ -14,6 +14,7 @@ from pydantic import (
 )
 
 from app.core.clock import utcnow
+from app.core.text import NOT_BLANK
 from app.deploys.models import DeployKind, DeployStatus
 from app.incidents.state import Severity, Status
 from app.participants.models import Role
@@ -35,10 +36,10 @@ def _iso_date(value: Any) -> Any:
     return value
 
 
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+Title = Annotated[str, Field(min_length=1, max_length=300), NOT_BLANK]
 Description = Annotated[str, StringConstraints(max_length=20_000)]
-Owner = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Service = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Owner = Annotated[str, Field(min_length=1, max_length=100), NOT_BLANK]
+Service = Annotated[str, Field(min_length=1, max_length=100), NOT_BLANK]
 Note = Annotated[str, StringConstraints(max_length=2000)]
 Due = Annotated[date, BeforeValidator(_iso_date)]
 

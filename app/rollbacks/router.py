@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 
 from app.core.api import API_PREFIX
 from app.core.db import SessionDep
-from app.core.errors import Forbidden, InvalidInput, Unauthorized, responses
+from app.core.errors import Forbidden, Unauthorized, UnsupportedMediaType, responses
 from app.core.idempotency import IdempotencyDep, IdempotencyKeyReused
 from app.core.pagination import Page, PageDep
 from app.core.security import ReadIncidents, WriteIncidents
@@ -27,7 +27,7 @@ router = APIRouter(
 )
 
 _STEP_ERRORS = responses(
-    RollbackReviewNotFound, ReviewStepNotAllowed, InvalidInput, IdempotencyKeyReused
+    RollbackReviewNotFound, ReviewStepNotAllowed, UnsupportedMediaType, IdempotencyKeyReused
 )
 
 
@@ -39,7 +39,7 @@ def _location(incident: Incident, review: RollbackReview) -> str:
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=ReviewOut,
-    responses=responses(InvalidInput, IdempotencyKeyReused),
+    responses=responses(UnsupportedMediaType, IdempotencyKeyReused),
 )
 async def propose_rollback(
     body: ReviewCreate,
@@ -55,7 +55,7 @@ async def propose_rollback(
     )
 
 
-@router.get("", response_model=Page[ReviewOut], responses=responses(InvalidInput))
+@router.get("", response_model=Page[ReviewOut])
 async def list_rollback_reviews(
     session: SessionDep,
     incident: CurrentIncident,
@@ -85,7 +85,7 @@ async def get_rollback_review(
         RollbackReviewNotFound,
         ReviewStepNotAllowed,
         FourEyesViolation,
-        InvalidInput,
+        UnsupportedMediaType,
         IdempotencyKeyReused,
     ),
 )

@@ -2,8 +2,15 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, computed_field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    computed_field,
+)
 
+from app.core.text import NOT_BLANK, TRIMMED
 from app.incidents.schemas import Handle
 from app.rollbacks.models import (
     NEXT_ACTION,
@@ -15,10 +22,10 @@ from app.rollbacks.models import (
     VerificationResult,
 )
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Version = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Step = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20_000)]
+Name = Annotated[str, Field(min_length=1, max_length=100), NOT_BLANK]
+Version = Annotated[str, Field(min_length=1, max_length=200), NOT_BLANK]
+Step = Annotated[str, Field(min_length=1, max_length=2000), NOT_BLANK]
+Note = Annotated[str, Field(max_length=20_000), TRIMMED]
 
 
 class ReviewCreate(BaseModel):
@@ -114,7 +121,7 @@ class VerificationIn(BaseModel):
     verified_by: Handle
     result: VerificationResult
     note: Note | None = None
-    mark_mitigated: bool = Field(
+    mark_mitigated: StrictBool = Field(
         default=False,
         description="With `recovered`: also move the incident to `mitigated`, when its status "
         "allows that move (otherwise it is left as it is). Refused with `not_recovered`",

@@ -8,10 +8,10 @@ from fastapi.responses import JSONResponse
 
 from app.core.api import API_PREFIX
 from app.core.db import SessionDep
-from app.core.errors import Forbidden, InvalidInput, Unauthorized, responses
+from app.core.errors import Forbidden, Unauthorized, UnsupportedMediaType, responses
 from app.core.pagination import Page, PageDep
 from app.core.security import ReadIncidents, WriteIncidents
-from app.incidents.deps import CurrentIncident, LockedIncident
+from app.incidents.deps import CurrentIncident, LockedIncident, WritableIncident
 from app.incidents.service import IncidentNotFound
 from app.timeline import service
 from app.timeline.models import EntryKind
@@ -25,7 +25,7 @@ router = APIRouter(
 )
 
 
-@router.get("", response_model=Page[EntryOut], responses=responses(InvalidInput))
+@router.get("", response_model=Page[EntryOut])
 async def list_timeline(
     session: SessionDep,
     incident: CurrentIncident,
@@ -42,12 +42,12 @@ async def list_timeline(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=EntryOut,
-    responses=responses(InvalidInput),
+    responses=responses(UnsupportedMediaType),
 )
 async def add_entry(
     body: EntryCreate,
     session: SessionDep,
-    incident: CurrentIncident,
+    incident: WritableIncident,
     principal: WriteIncidents,
 ) -> JSONResponse:
     """Record a note, action, decision or observation; it may be back-dated."""
@@ -61,7 +61,7 @@ async def add_entry(
 @router.patch(
     "/{entry_id}",
     response_model=EntryOut,
-    responses=responses(EntryNotFound, GeneratedEntryReadOnly, InvalidInput),
+    responses=responses(EntryNotFound, GeneratedEntryReadOnly, UnsupportedMediaType),
 )
 async def update_entry(
     entry_id: uuid.UUID,

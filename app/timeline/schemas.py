@@ -1,14 +1,45 @@
+import json
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy import Row
 
 from app.core.clock import AwareUTC
 from app.timeline.models import HUMAN_KINDS, EntryKind, TimelineEntry
 
 HumanKind = Literal["note", "action", "decision", "observation"]
+
+DATA_MAX_DEPTH = 16
+DATA_MAX_BYTES = 64 * 1024
+
+
+def _depth(value: Any, limit: int) -> int:
+    """How deeply `value` nests, counting no further than `limit` + 1."""
+    if limit < 0 or not isinstance(value, dict | list):
+        return 0
+    children = value.values() if isinstance(value, dict) else value
+    return 1 + max((_depth(child, limit - 1) for child in children), default=0)
+
+
+def _bounded(data: dict[str, Any]) -> dict[str, Any]:
+    # Stored as JSON and serialised on every read: keep it within what a reader handles.
+    if _depth(data, DATA_MAX_DEPTH) > DATA_MAX_DEPTH:
+        raise ValueError(f"nested deeper than {DATA_MAX_DEPTH} levels")
+    if len(json.dumps(data, separators=(",", ":"))) > DATA_MAX_BYTES:
+        raise ValueError(f"larger than {DATA_MAX_BYTES} bytes as JSON")
+    return data
+
+
+Data = Annotated[
+    dict[str, Any],
+    AfterValidator(_bounded),
+    Field(
+        description=f"Free-form structured data: at most {DATA_MAX_DEPTH} levels deep "
+        f"and {DATA_MAX_BYTES} bytes as JSON"
+    ),
+]
 
 
 class EntryCreate(BaseModel):
@@ -32,7 +63,7 @@ class EntryCreate(BaseModel):
     occurred_at: AwareUTC | None = Field(
         default=None, description="When it happened; may be back-dated, not in the future"
     )
-    data: dict[str, Any] = Field(default_factory=dict, description="Free-form structured data")
+    data: Data = Field(default_factory=dict)
 
 
 class EntryUpdate(BaseModel):
@@ -45,7 +76,7 @@ class EntryUpdate(BaseModel):
     body: str | None = Field(default=None, max_length=20_000)
     author: str | None = Field(default=None, min_length=1, max_length=100)
     occurred_at: AwareUTC | None = None
-    data: dict[str, Any] | None = None
+    data: Data | None = None
 
 
 class EntryOut(BaseModel):

@@ -80,3 +80,32 @@ async def test_request_id_is_echoed_or_generated(client, given):
     response = await client.get("/healthz", headers=headers)
     request_id = response.headers["x-request-id"]
     assert request_id == given if given else len(request_id) == 32
+
+
+async def test_405_allows_every_method_served_at_the_path(client):
+    # GET and PATCH are separate routes; Starlette alone would name only the first.
+    response = await client.put("/api/v1/incidents/INC-1")
+    assert_problem(response, 405)
+    assert response.headers["allow"] == "GET, PATCH"
+
+
+async def test_a_body_that_is_not_utf8_is_a_422_problem(client):
+    response = await client.post(
+        "/api/v1/incidents",
+        content=b'{"title": "\xff\xfe broken"}',
+        headers={"Content-Type": "application/json"},
+    )
+    body = assert_problem(response, 422)
+    assert body["errors"] == [{"field": "body", "message": "not UTF-8", "type": "json_invalid"}]
+
+
+async def test_no_body_at_all_is_a_missing_field_not_a_media_type_problem(client):
+    body = assert_problem(await client.post("/api/v1/incidents"), 422)
+    assert body["errors"][0]["field"] == "body"
+
+
+async def test_a_body_sent_as_something_other_than_json_is_415(client):
+    response = await client.post(
+        "/api/v1/incidents", content=b'{"title": "x"}', headers={"Content-Type": "text/plain"}
+    )
+    assert assert_problem(response, 415)["type"] == "urn:muster:problem:unsupported-media-type"

@@ -181,3 +181,19 @@ async def test_anonymous_callers_learn_nothing_about_existence(anon_client):
     assert_problem(
         await anon_client.patch("/api/v1/incidents/INC-999999", json={"title": "x"}), 401
     )
+
+
+@pytest.mark.parametrize("started_at", [1700000000, 0.5, "1700000000", True])
+async def test_a_number_is_not_a_timestamp(client, started_at):
+    response = await client.post("/api/v1/incidents", json={"title": "x", "started_at": started_at})
+    assert_problem(response, 422)
+
+
+async def test_a_numeric_query_timestamp_is_refused(client):
+    assert_problem(await client.get("/api/v1/incidents", params={"created_before": "0.5"}), 422)
+
+
+async def test_a_timestamp_out_of_range_in_utc_is_422_not_500(client):
+    body = {"title": "x", "started_at": "0001-01-01T00:00:00+01:00"}
+    problem = assert_problem(await client.post("/api/v1/incidents", json=body), 422)
+    assert problem["errors"][0]["field"] == "body.started_at"
