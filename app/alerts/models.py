@@ -21,6 +21,7 @@ class Alert(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("incident_id", "fingerprint"),
         Index("ix_alerts_fingerprint", "fingerprint"),
+        Index("ix_alerts_alertname", "alertname"),
         Index("ix_alerts_incident_order", "incident_id", "first_received_at", "id"),
     )
 

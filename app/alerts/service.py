@@ -146,20 +146,25 @@ def _incident_fields(
 async def _previous_incident(
     session: AsyncSession, group: str, fingerprints: list[str]
 ) -> Incident | None:
-    """The most recent closed or resolved incident of this group or these alerts."""
-    statement = (
+    """The most recent closed or resolved incident of this group or these alerts.
+
+    Two indexed look-ups (by group, by fingerprint) rather than one `OR`, which would
+    scan every incident.
+    """
+    ended = col(Incident.status).not_in(OPEN)
+    newest = (col(Incident.created_at).desc(),)
+    by_group = await session.scalar(
+        select(Incident).where(ended, col(Incident.alert_group) == group).order_by(*newest).limit(1)
+    )
+    by_alert = await session.scalar(
         select(Incident)
-        .where(col(Incident.status).not_in(OPEN))
-        .where(
-            (col(Incident.alert_group) == group)
-            | col(Incident.id).in_(
-                select(Alert.incident_id).where(col(Alert.fingerprint).in_(fingerprints))
-            )
-        )
-        .order_by(col(Incident.created_at).desc())
+        .join(Alert, col(Alert.incident_id) == col(Incident.id))
+        .where(ended, col(Alert.fingerprint).in_(fingerprints))
+        .order_by(*newest)
         .limit(1)
     )
-    return await session.scalar(statement)
+    candidates = [i for i in (by_group, by_alert) if i is not None]
+    return max(candidates, key=lambda i: i.created_at, default=None)
 
 
 class _Ingest:

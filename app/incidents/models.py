@@ -31,6 +31,9 @@ class Incident(SQLModel, table=True):
     __table_args__ = (
         Index("ix_incidents_created_at_id", "created_at", "id"),
         Index("ix_incidents_status_created_at", "status", "created_at"),
+        Index("ix_incidents_alert_group", "alert_group"),
+        # Recurrence matches API-opened incidents by their `alertname` label.
+        Index("ix_incidents_label_alertname", text("(labels ->> 'alertname')")),
         # One open incident per Alertmanager group: concurrent notifications cannot open two.
         Index(
             "uq_incidents_open_alert_group",

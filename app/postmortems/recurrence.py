@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import JSON, or_, type_coerce
+from sqlalchemy import ColumnElement, String, literal_column, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -93,9 +93,7 @@ async def find_earlier(
         consider(candidate, name, fingerprint)
     if by_name:
         labelled = await session.scalars(
-            select(Incident).where(
-                earlier, type_coerce(col(Incident.labels), JSON)["alertname"].as_string().in_(names)
-            )
+            select(Incident).where(earlier, _alertname_label().in_(names))
         )
         for candidate in labelled:
             consider(candidate, candidate.labels.get("alertname"), None)
@@ -179,3 +177,11 @@ async def recurrence_view(session: AsyncSession, incident: Incident) -> Recurren
             for item in items
         ],
     )
+
+
+def _alertname_label() -> ColumnElement[str]:
+    """`labels ->> 'alertname'`, spelled exactly as its expression index is (both databases)."""
+    label: ColumnElement[str] = col(Incident.labels).op("->>", return_type=String())(
+        literal_column("'alertname'")
+    )
+    return label
