@@ -25,7 +25,10 @@ from app.models import metadata
 
 ADMIN_KEY = "test-admin-key-0123456789"
 ALERTMANAGER_TOKEN = "am-secret-token"  # what the captured fixtures were sent with
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+# The shared sender fixtures sit next to the repository (see ../shared/fixtures/README.md).
+FIXTURES = Path(
+    os.environ.get("MUSTER_FIXTURES_DIR", Path(__file__).resolve().parents[2] / "shared/fixtures")
+)
 POSTGRES_URL = os.environ.get(
     "MUSTER_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 )

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 
 from sqlalchemy import func, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -69,26 +70,27 @@ class Notification:
     common_labels: dict[str, str]
     common_annotations: dict[str, str]
 
+    @cached_property
+    def digest(self) -> str:
+        """What makes a notification distinct: retries and HA twins share it."""
+        alerts = sorted(
+            (
+                a.fingerprint,
+                a.status,
+                a.starts_at.isoformat(),
+                a.ends_at.isoformat() if a.ends_at else "",
+            )
+            for a in self.alerts
+        )
+        raw = json.dumps([self.group_key, self.status, alerts])
+        return hashlib.sha256(raw.encode()).hexdigest()
+
 
 @dataclass
 class Outcome:
     duplicate: bool = False
     opened: list[Incident] = field(default_factory=list)
     updated: list[Incident] = field(default_factory=list)
-
-
-def digest(notification: Notification) -> str:
-    alerts = sorted(
-        (
-            a.fingerprint,
-            a.status,
-            a.starts_at.isoformat(),
-            a.ends_at.isoformat() if a.ends_at else "",
-        )
-        for a in notification.alerts
-    )
-    raw = json.dumps([notification.group_key, notification.status, alerts])
-    return hashlib.sha256(raw.encode()).hexdigest()
 
 
 def _group(group_key: str) -> str:
@@ -335,7 +337,7 @@ async def seen_before(engine: AsyncEngine, notification: Notification) -> bool:
     """
     async with engine.connect() as connection:
         autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-        found = await autocommit.execute(_SEEN, {"digest": digest(notification)})
+        found = await autocommit.execute(_SEEN, {"digest": notification.digest})
         return found.first() is not None
 
 
@@ -351,7 +353,7 @@ async def ingest(
         AlertNotification,
         {
             "id": uuid.uuid4(),
-            "digest": digest(notification),
+            "digest": notification.digest,
             "group_key": notification.group_key,
             "status": notification.status,
             "alert_count": len(notification.alerts),

@@ -10,7 +10,9 @@ import orjson
 from fastapi import Depends, Request
 from sqlalchemy import JSON, DateTime, Dialect, Insert, Table, event
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import Insert as PostgresInsert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -141,6 +143,12 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+def upsert_insert(session: AsyncSession, table: Table) -> PostgresInsert | SqliteInsert:
+    """`INSERT` in the session's dialect, with its `on_conflict_*` methods."""
+    dialect = session.get_bind().dialect.name
+    return (postgresql_insert if dialect == "postgresql" else sqlite_insert)(table)
 
 
 @cache

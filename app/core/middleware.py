@@ -1,6 +1,5 @@
 """ASGI middleware: request ids, access logs and metrics; the request body limit."""
 
-import json
 import logging
 import re
 import time
@@ -10,7 +9,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.errors import PROBLEM_JSON
+from app.core.errors import PayloadTooLarge, problem_response
 from app.core.logging import request_id_var
 
 access_log = logging.getLogger("muster.access")
@@ -100,7 +99,7 @@ class BodyLimitMiddleware:
             return
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
-            await self._refuse(scope, send)
+            await self._refuse(scope, receive, send)
             return
         seen = 0
 
@@ -119,19 +118,12 @@ class BodyLimitMiddleware:
     def _detail(self) -> str:
         return f"The request body is larger than the limit of {self.max_bytes} bytes"
 
-    async def _refuse(self, scope: Scope, send: Send) -> None:
-        body = json.dumps(
-            {
-                "type": "urn:muster:problem:payload-too-large",
-                "title": "Request body too large",
-                "status": 413,
-                "detail": self._detail(),
-                "instance": scope["path"],
-            }
-        ).encode()
-        headers = [
-            (b"content-type", PROBLEM_JSON.encode()),
-            (b"content-length", str(len(body)).encode()),
-        ]
-        await send({"type": "http.response.start", "status": 413, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem_response(
+            PayloadTooLarge.status,
+            PayloadTooLarge.title,
+            type_uri=PayloadTooLarge.type_uri(),
+            detail=self._detail(),
+            instance=scope["path"],
+        )
+        await response(scope, receive, send)

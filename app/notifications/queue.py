@@ -25,12 +25,11 @@ from typing import Any
 
 from sqlalchemy import or_, update
 from sqlalchemy import select as select_columns
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.core.clock import utcnow
+from app.core.db import upsert_insert
 from app.core.events import OutboxEvent
 from app.notifications.formats import concerns_sre
 from app.notifications.models import CLAIMABLE, Delivery, DeliveryStatus, Format, Subscription
@@ -90,11 +89,9 @@ class Outcome:
 
 
 async def _insert_deliveries(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    dialect = session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     table = Delivery.__table__  # type: ignore[attr-defined]
     for start in range(0, len(rows), INSERT_CHUNK):
-        statement = insert(table).values(rows[start : start + INSERT_CHUNK])
+        statement = upsert_insert(session, table).values(rows[start : start + INSERT_CHUNK])
         await session.execute(
             statement.on_conflict_do_nothing(index_elements=["event_id", "target_key"])
         )

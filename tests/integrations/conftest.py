@@ -1,10 +1,8 @@
 import hashlib
 import hmac
 import json
-import os
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,12 +10,10 @@ import pytest
 from fastapi import FastAPI
 from pydantic import SecretStr
 
+from tests.conftest import FIXTURES
+
 GITHUB_SECRET = "gh-test-secret"
 GITLAB_TOKEN = "gl-test-token"
-# The shared sender fixtures sit next to the repository (see ../shared/fixtures/README.md).
-FIXTURES = Path(
-    os.environ.get("MUSTER_FIXTURES_DIR", Path(__file__).resolve().parents[3] / "shared/fixtures")
-)
 
 
 def fixture_bytes(name: str) -> bytes:
