@@ -9,7 +9,7 @@ import asyncio
 from sqlalchemy.engine import Connection
 
 from alembic import context
-from app.core.db import make_engine
+from app.core.db import exists_on, make_engine
 from app.core.settings import Settings
 from app.models import metadata
 
@@ -20,6 +20,7 @@ def run_with(connection: Connection) -> None:
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=lambda obj, *_: exists_on(connection.dialect.name, obj),
     )
     with context.begin_transaction():
         context.run_migrations()

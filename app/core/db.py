@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import Depends, Request
-from sqlalchemy import JSON, DateTime, Dialect, Insert, Table, event
+from sqlalchemy import JSON, DateTime, Dialect, Index, Insert, Table, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import Insert as PostgresInsert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -36,6 +36,17 @@ SQLModel.metadata.naming_convention = {
 }
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+def postgresql_only(index: Index) -> Index:
+    """An index that exists on PostgreSQL only (GIN and the like); migrations agree."""
+    index.info["dialect"] = "postgresql"
+    return index.ddl_if(dialect="postgresql")
+
+
+def exists_on(dialect: str, obj: Any) -> bool:
+    """Whether a schema object of the models exists on `dialect` (for autogenerate)."""
+    return obj.info.get("dialect", dialect) == dialect if isinstance(obj, Index) else True
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -5,7 +5,7 @@ from sqlalchemy import Index, String, Text, text
 from sqlmodel import Field, SQLModel
 
 from app.core.clock import utcnow
-from app.core.db import JSONType, UTCDateTime
+from app.core.db import JSONType, UTCDateTime, postgresql_only
 from app.incidents.state import OPEN, Severity, Status
 
 OPEN_PREDICATE = "alert_group IS NOT NULL AND status IN ({})".format(
@@ -32,6 +32,8 @@ class Incident(SQLModel, table=True):
         Index("ix_incidents_created_at_id", "created_at", "id"),
         Index("ix_incidents_status_created_at", "status", "created_at"),
         Index("ix_incidents_alert_group", "alert_group"),
+        # `service=` filters and recurrence by shared service (`?|`): PostgreSQL only.
+        postgresql_only(Index("ix_incidents_services", "services", postgresql_using="gin")),
         # Recurrence matches API-opened incidents by their `alertname` label.
         Index("ix_incidents_label_alertname", text("(labels ->> 'alertname')")),
         # One open incident per Alertmanager group: concurrent notifications cannot open two.

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, exists, func, literal_column, or_, text, type_coerce
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import ColumnElement, Row, exists, func, literal_column, or_, text, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB, array
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -152,6 +152,14 @@ async def get_incident(session: AsyncSession, ident: str, *, for_update: bool = 
     return incident
 
 
+def lists_any_service(session: AsyncSession, services: list[str]) -> ColumnElement[bool]:
+    """Incidents whose services include any of `services`: GIN-indexed on PostgreSQL."""
+    if session.get_bind().dialect.name == "postgresql":
+        return type_coerce(col(Incident.services), JSONB).has_any(array(services))
+    members = func.json_each(col(Incident.services)).table_valued("value")
+    return exists().where(members.c.value.in_(services))
+
+
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -181,12 +189,7 @@ async def list_incidents(
             )
         )
     if filters.service:
-        if session.get_bind().dialect.name == "postgresql":
-            services = type_coerce(col(Incident.services), JSONB)
-            statement = statement.where(services.contains([filters.service]))
-        else:
-            members = func.json_each(col(Incident.services)).table_valued("value")
-            statement = statement.where(exists().where(members.c.value == filters.service))
+        statement = statement.where(lists_any_service(session, [filters.service]))
     return await paginate(
         session, statement, page, col(Incident.created_at), col(Incident.id), plain_rows=True
     )

@@ -10,17 +10,17 @@ incident is complete: the API right after creating it, Alertmanager ingestion af
 attaching the new incident's alerts.
 """
 
-import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import ColumnElement, String, literal_column, or_
+from sqlalchemy import ColumnElement, String, literal_column
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.alerts.models import Alert
 from app.core.clock import utcnow
 from app.core.events import EventType, emit
+from app.incidents import service as incident_service
 from app.incidents.models import Incident
 from app.incidents.schemas import IncidentOut
 from app.postmortems import actions
@@ -52,53 +52,64 @@ class Match:
 async def find_earlier(
     session: AsyncSession, incident: Incident, *, lookback_days: int
 ) -> Match | None:
-    """The most recent earlier incident that `incident` repeats, if any."""
+    """The most recent earlier incident that `incident` repeats, if any.
+
+    One indexed look-up per kind of match, each taking only the newest candidate, so
+    the cost does not grow with the number of earlier incidents.
+    """
     rows = await session.execute(
         select(Alert.fingerprint, Alert.alertname).where(col(Alert.incident_id) == incident.id)
     )
     alerts = rows.all()
-    fingerprints = {fingerprint for fingerprint, _ in alerts}
+    fingerprints = sorted({fingerprint for fingerprint, _ in alerts})
     names = {name for _, name in alerts if name}
     if incident.labels.get("alertname"):
         names.add(incident.labels["alertname"])
     services = incident.services
-    by_name = bool(names and services)
-    if not fingerprints and not by_name:
-        return None
     earlier = (col(Incident.number) < incident.number) & (
         col(Incident.started_at) >= incident.started_at - timedelta(days=lookback_days)
     )
-    found: dict[uuid.UUID, Match] = {}
-
-    def consider(candidate: Incident, name: str | None, fingerprint: str | None) -> None:
-        match = found.setdefault(candidate.id, Match(candidate))
-        common = [s for s in services if s in candidate.services]
-        if name in names and common and match.service is None:
-            match.alertname, match.service = name, common[0]
-        elif fingerprint in fingerprints and match.fingerprint is None:
-            match.fingerprint = fingerprint
-            match.alertname = match.alertname or name
-
-    conditions = []
+    newest = col(Incident.number).desc()
+    matches: list[Match] = []
+    if names and services:
+        shares = incident_service.lists_any_service(session, services)
+        label = _alertname_label()
+        for query in (
+            select(Incident, Alert.alertname)
+            .join(Alert, col(Alert.incident_id) == col(Incident.id))
+            .where(earlier, shares, col(Alert.alertname).in_(names)),
+            select(Incident, label).where(earlier, shares, label.in_(names)),
+        ):
+            found = (await session.execute(query.order_by(newest).limit(1))).first()
+            if found:
+                candidate, name = found
+                common = next(s for s in services if s in candidate.services)
+                matches.append(Match(candidate, alertname=name, service=common))
     if fingerprints:
-        conditions.append(col(Alert.fingerprint).in_(fingerprints))
-    if by_name:
-        conditions.append(col(Alert.alertname).in_(names))
-    alert_rows = await session.execute(
-        select(Incident, Alert.alertname, Alert.fingerprint)
-        .join(Alert, col(Alert.incident_id) == col(Incident.id))
-        .where(earlier, or_(*conditions))
+        found = (
+            await session.execute(
+                select(Incident, Alert.alertname, Alert.fingerprint)
+                .join(Alert, col(Alert.incident_id) == col(Incident.id))
+                .where(earlier, col(Alert.fingerprint).in_(fingerprints))
+                .order_by(newest)
+                .limit(1)
+            )
+        ).first()
+        if found:
+            candidate, name, fingerprint = found
+            matches.append(Match(candidate, alertname=name, fingerprint=fingerprint))
+    if not matches:
+        return None
+    best = max(matches, key=lambda m: m.earlier.number)
+    same = [m for m in matches if m.earlier is best.earlier]
+    by_name = next((m for m in same if m.service), None)
+    by_fingerprint = next((m for m in same if m.fingerprint), None)
+    return Match(
+        best.earlier,
+        alertname=(by_name or best).alertname,
+        service=by_name.service if by_name else None,
+        fingerprint=by_fingerprint.fingerprint if by_fingerprint else None,
     )
-    for candidate, name, fingerprint in alert_rows:
-        consider(candidate, name, fingerprint)
-    if by_name:
-        labelled = await session.scalars(
-            select(Incident).where(earlier, _alertname_label().in_(names))
-        )
-        for candidate in labelled:
-            consider(candidate, candidate.labels.get("alertname"), None)
-    matches = [m for m in found.values() if m.service is not None or m.fingerprint is not None]
-    return max(matches, key=lambda m: m.earlier.number, default=None)
 
 
 async def link_recurrence(
