@@ -155,7 +155,10 @@ async def get_incident(session: AsyncSession, ident: str, *, for_update: bool = 
 def lists_any_service(session: AsyncSession, services: list[str]) -> ColumnElement[bool]:
     """Incidents whose services include any of `services`: GIN-indexed on PostgreSQL."""
     if session.get_bind().dialect.name == "postgresql":
-        return type_coerce(col(Incident.services), JSONB).has_any(array(services))
+        overlap: ColumnElement[bool] = type_coerce(col(Incident.services), JSONB).has_any(
+            array(services)
+        )
+        return overlap
     members = func.json_each(col(Incident.services)).table_valued("value")
     return exists().where(members.c.value.in_(services))
 
