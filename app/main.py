@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 from app.alerts.router import router as alerts_router
 from app.auth.router import router as auth_router
+from app.auth.service import KeyCache
 from app.checklists.router import router as checklist_router
 from app.checklists.template import load_template
 from app.core import migrations
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         webhooks=webhooks(),
     )
     app.state.settings = settings
+    app.state.api_keys = KeyCache(settings.api_key_cache_seconds)
     app.state.checklist_template = load_template(settings.checklist_template)
     app.state.metrics = Metrics()
     install_error_handlers(app)

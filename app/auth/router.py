@@ -2,7 +2,7 @@
 
 import uuid
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse
 
 from app.auth import service
@@ -45,6 +45,14 @@ async def list_api_keys(session: SessionDep, page: PageDep, _: Admin) -> Page[Ap
 
 
 @router.delete("/{key_id}", response_model=ApiKeyOut, responses=responses(NotFound))
-async def revoke_api_key(key_id: uuid.UUID, session: SessionDep, _: Admin) -> ApiKeyOut:
-    """Revoke an API key; it stops working at once. Revoking twice is harmless."""
-    return ApiKeyOut.model_validate(await service.revoke_api_key(session, key_id=key_id))
+async def revoke_api_key(
+    key_id: uuid.UUID, request: Request, session: SessionDep, _: Admin
+) -> ApiKeyOut:
+    """Revoke an API key; revoking twice is harmless.
+
+    It stops working at once on this process, and within `MUSTER_API_KEY_CACHE_SECONDS`
+    on the others (they keep recently valid keys that long).
+    """
+    revoked = await service.revoke_api_key(session, key_id=key_id)
+    request.app.state.api_keys.clear()
+    return ApiKeyOut.model_validate(revoked)

@@ -1,6 +1,7 @@
 """API keys: created hashed, looked up by their public prefix, compared in constant time."""
 
 import hmac
+import time
 import uuid
 from datetime import timedelta
 
@@ -55,19 +56,57 @@ async def revoke_api_key(session: AsyncSession, *, key_id: uuid.UUID) -> ApiKey:
     return api_key
 
 
-async def authenticate(session: AsyncSession, settings: Settings, key: str) -> Principal | None:
+class KeyCache:
+    """Keys recently found valid, by the hash of the key: most requests skip the look-up.
+
+    A key revoked by this process stops working here at once (`clear`); other
+    processes notice within `seconds`. Unknown and revoked keys are never cached.
+    """
+
+    def __init__(self, seconds: float, size: int = 1024) -> None:
+        self.seconds, self.size = seconds, size
+        self._valid: dict[str, tuple[Principal, float]] = {}
+
+    def get(self, key_hash: str) -> Principal | None:
+        found = self._valid.get(key_hash)
+        if found is None or found[1] < time.monotonic():
+            return None
+        return found[0]
+
+    def put(self, key_hash: str, principal: Principal) -> None:
+        if self.seconds <= 0:
+            return
+        if len(self._valid) >= self.size:
+            self._valid.clear()
+        self._valid[key_hash] = (principal, time.monotonic() + self.seconds)
+
+    def clear(self) -> None:
+        self._valid.clear()
+
+
+async def authenticate(
+    session: AsyncSession, settings: Settings, key: str, cache: KeyCache
+) -> Principal | None:
     bootstrap = settings.admin_api_key
     if bootstrap is not None and same_secret(key, bootstrap.get_secret_value()):
         return Principal(key_id=None, name="bootstrap-admin", scopes=expand_scopes([Scope.ADMIN]))
     prefix = parse_prefix(key)
     if prefix is None:
         return None
+    key_hash = hash_key(key)
+    cached = cache.get(key_hash)
+    if cached is not None:
+        return cached
     api_key = await session.scalar(select(ApiKey).where(col(ApiKey.prefix) == prefix))
-    if api_key is None or not hmac.compare_digest(api_key.secret_hash, hash_key(key)):
+    if api_key is None or not hmac.compare_digest(api_key.secret_hash, key_hash):
         return None
     if api_key.revoked_at is not None:
         return None
     now = utcnow()
     if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
         api_key.last_used_at = now
-    return Principal(key_id=api_key.id, name=api_key.name, scopes=expand_scopes(api_key.scopes))
+    principal = Principal(
+        key_id=api_key.id, name=api_key.name, scopes=expand_scopes(api_key.scopes)
+    )
+    cache.put(key_hash, principal)
+    return principal

@@ -94,7 +94,7 @@ async def get_principal(
     from app.auth import service as auth_service  # late: the auth domain imports this module
 
     principal = await auth_service.authenticate(
-        session, request.app.state.settings, credentials.credentials
+        session, request.app.state.settings, credentials.credentials, request.app.state.api_keys
     )
     if principal is None:
         raise Unauthorized("The API key is unknown or revoked")

@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     admin_api_key: SecretStr | None = None
+    api_key_cache_seconds: float = Field(
+        default=5,
+        ge=0,
+        le=300,
+        description="How long a process trusts an API key it found valid (0: look up every time)",
+    )
     alertmanager_token: SecretStr | None = None
     alertmanager_basic_auth: SecretStr | None = None
     github_webhook_secret: SecretStr | None = None

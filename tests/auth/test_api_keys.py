@@ -1,6 +1,10 @@
+import asyncio
+
 import httpx
 import pytest
+from sqlalchemy import text
 
+from app.auth.service import KeyCache
 from app.core.errors import PROBLEM_JSON
 
 
@@ -50,6 +54,44 @@ async def test_revoked_key_stops_working(client, anon_client):
     response = await anon_client.get("/api/v1/api-keys", headers=headers)
     assert response.status_code == 401
     assert response.json()["detail"] == "The API key is unknown or revoked"
+
+
+@pytest.fixture
+def key_cache(app):
+    original = app.state.api_keys
+    yield lambda seconds: setattr(app.state, "api_keys", KeyCache(seconds))
+    app.state.api_keys = original
+
+
+async def test_a_key_revoked_elsewhere_stops_working_within_the_cache_time(
+    app, database, client, anon_client, key_cache
+):
+    key_cache(0.3)
+    created = await create_key(client, "incidents:read")
+    headers = {"Authorization": f"Bearer {created['key']}"}
+    assert (await anon_client.get("/api/v1/incidents", headers=headers)).status_code == 200
+
+    async with database.engine.begin() as connection:  # as another replica would
+        await connection.execute(
+            text("UPDATE api_keys SET revoked_at = CURRENT_TIMESTAMP WHERE prefix = :prefix"),
+            {"prefix": created["prefix"]},
+        )
+    cached = await anon_client.get("/api/v1/incidents", headers=headers)
+    assert cached.status_code == 200, "trusted for the cache time"
+    await asyncio.sleep(0.35)
+    assert (await anon_client.get("/api/v1/incidents", headers=headers)).status_code == 401
+
+    key_cache(0)
+    other = await create_key(client, "incidents:read")
+    other_headers = {"Authorization": f"Bearer {other['key']}"}
+    assert (await anon_client.get("/api/v1/incidents", headers=other_headers)).status_code == 200
+    async with database.engine.begin() as connection:
+        await connection.execute(
+            text("UPDATE api_keys SET revoked_at = CURRENT_TIMESTAMP WHERE prefix = :prefix"),
+            {"prefix": other["prefix"]},
+        )
+    response = await anon_client.get("/api/v1/incidents", headers=other_headers)
+    assert response.status_code == 401, "a cache time of 0 looks the key up every time"
 
 
 @pytest.mark.parametrize(
