@@ -19,14 +19,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 
-from sqlalchemy import func, text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy import func, text, union_all
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.alerts.models import Alert, AlertNotification, AlertStatus
 from app.checklists.template import ChecklistTemplate
 from app.core.clock import utcnow
-from app.core.db import insert_ignoring_conflict
+from app.core.db import Database, insert_ignoring_conflict
 from app.core.pagination import PageParams, Rows, paginate
 from app.core.settings import Settings
 from app.incidents import service as incident_service
@@ -150,23 +150,30 @@ async def _previous_incident(
 ) -> Incident | None:
     """The most recent closed or resolved incident of this group or these alerts.
 
-    Two indexed look-ups (by group, by fingerprint) rather than one `OR`, which would
-    scan every incident.
+    One round trip of two indexed look-ups (by group, by fingerprint), each taking its
+    newest; one `OR` would scan every incident.
     """
     ended = col(Incident.status).not_in(OPEN)
-    newest = (col(Incident.created_at).desc(),)
-    by_group = await session.scalar(
-        select(Incident).where(ended, col(Incident.alert_group) == group).order_by(*newest).limit(1)
-    )
-    by_alert = await session.scalar(
-        select(Incident)
-        .join(Alert, col(Alert.incident_id) == col(Incident.id))
-        .where(ended, col(Alert.fingerprint).in_(fingerprints))
-        .order_by(*newest)
+    by_group = (
+        select(Incident.id, Incident.created_at)
+        .where(ended, col(Incident.alert_group) == group)
+        .order_by(col(Incident.created_at).desc())
         .limit(1)
     )
-    candidates = [i for i in (by_group, by_alert) if i is not None]
-    return max(candidates, key=lambda i: i.created_at, default=None)
+    by_alert = (
+        select(Incident.id, Incident.created_at)
+        .join(Alert, col(Alert.incident_id) == col(Incident.id))
+        .where(ended, col(Alert.fingerprint).in_(fingerprints))
+        .order_by(col(Incident.created_at).desc())
+        .limit(1)
+    )
+    newest = union_all(by_group.subquery().select(), by_alert.subquery().select()).subquery()
+    return await session.scalar(
+        select(Incident)
+        .join(newest, newest.c.id == col(Incident.id))
+        .order_by(newest.c.created_at.desc())
+        .limit(1)
+    )
 
 
 class _Ingest:
@@ -178,6 +185,7 @@ class _Ingest:
         self.session, self.settings, self.template = session, settings, template
         self.outcome = Outcome()
         self.refired: set[uuid.UUID] = set()
+        self.firing: set[uuid.UUID] = set()  # incidents this notification has a firing alert on
         self.touched: dict[uuid.UUID, Incident] = {}
 
     async def run(self, notification: Notification) -> Outcome:
@@ -217,6 +225,11 @@ class _Ingest:
             await recurrence.link_recurrence(
                 self.session,
                 opened,
+                alerts=[
+                    (a.fingerprint, a.labels.get("alertname"))
+                    for a in notification.alerts
+                    if a.fingerprint not in known
+                ],
                 lookback_days=self.settings.recurrence_lookback_days,
                 actor=ACTOR,
             )
@@ -257,6 +270,7 @@ class _Ingest:
         self._entry(incident, incoming)
         if incoming.status == AlertStatus.FIRING:
             self.refired.add(incident.id)
+            self.firing.add(incident.id)
 
     async def _update(self, alert: Alert, incident: Incident, incoming: IncomingAlert) -> None:
         was = alert.status
@@ -268,6 +282,8 @@ class _Ingest:
         alert.last_received_at, alert.received_count = utcnow(), alert.received_count + 1
         alert.starts_at, alert.ends_at = incoming.starts_at, incoming.ends_at
         self.touched[incident.id] = incident
+        if incoming.status == AlertStatus.FIRING:
+            self.firing.add(incident.id)
         if was != incoming.status:
             self._entry(incident, incoming)
             if incoming.status == AlertStatus.FIRING:
@@ -308,6 +324,7 @@ class _Ingest:
             incident.source == SOURCE
             and self.settings.alertmanager_auto_mitigate
             and status in {Status.TRIGGERED, Status.ACKNOWLEDGED, Status.INVESTIGATING}
+            and incident.id not in self.firing
             and not await _firing_count(self.session, incident)
         ):
             changes.status = Status.MITIGATED
@@ -329,15 +346,14 @@ async def _firing_count(session: AsyncSession, incident: Incident) -> int:
 _SEEN = text("SELECT 1 FROM alert_notifications WHERE digest = :digest")
 
 
-async def seen_before(engine: AsyncEngine, notification: Notification) -> bool:
+async def seen_before(database: Database, notification: Notification) -> bool:
     """Whether this exact notification was already processed: one read, no transaction.
 
     Most of an alert storm is repeats; answering them from this read keeps them cheap.
     It only short-cuts: `ingest` still settles duplicates by the unique digest.
     """
-    async with engine.connect() as connection:
-        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-        found = await autocommit.execute(_SEEN, {"digest": notification.digest})
+    async with database.reader.connect() as connection:
+        found = await connection.execute(_SEEN, {"digest": notification.digest})
         return found.first() is not None
 
 

@@ -126,24 +126,22 @@ def make_engine(settings: Settings) -> AsyncEngine:
 @dataclass
 class Database:
     engine: AsyncEngine
-    sessionmaker: async_sessionmaker[AsyncSession]
-    # Sessions for requests that only read: on PostgreSQL without BEGIN and COMMIT
-    # (two round trips fewer). Under READ COMMITTED every statement takes its own
-    # snapshot anyway, so they see exactly what a transaction would have seen.
-    # SQLite keeps its transactions, which give one snapshot for the whole request.
-    read_sessionmaker: async_sessionmaker[AsyncSession]
+    # For what only reads: on PostgreSQL, no BEGIN and COMMIT (two round trips fewer).
+    # Under READ COMMITTED every statement takes its own snapshot anyway, so a read
+    # sees exactly what it would have seen in a transaction. SQLite keeps its
+    # transactions, which give a request one snapshot.
+    reader: AsyncEngine
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Database":
         engine = make_engine(settings)
-        reader = (
-            engine if settings.is_sqlite else engine.execution_options(isolation_level="AUTOCOMMIT")
-        )
-        return cls(
-            engine,
-            async_sessionmaker(engine, expire_on_commit=False),
-            async_sessionmaker(reader, expire_on_commit=False),
-        )
+        if settings.is_sqlite:
+            return cls(engine, engine)
+        return cls(engine, engine.execution_options(isolation_level="AUTOCOMMIT"))
+
+    def __post_init__(self) -> None:
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.read_sessionmaker = async_sessionmaker(self.reader, expire_on_commit=False)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -36,7 +36,7 @@ class PageParams:
     cursor: str | None = None
 
 
-def page_params(
+async def page_params(  # async: FastAPI runs a plain `def` dependency in a thread
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size")] = DEFAULT_LIMIT,
     cursor: Annotated[
         str | None, Query(max_length=512, description="`next_cursor` of the previous page")

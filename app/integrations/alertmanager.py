@@ -21,7 +21,7 @@ from app.alerts import service
 from app.alerts.models import AlertStatus
 from app.core.api import API_PREFIX
 from app.core.clock import AwareUTC
-from app.core.db import SessionDep
+from app.core.db import Database
 from app.core.errors import (
     ServiceUnavailable,
     Unauthorized,
@@ -30,7 +30,6 @@ from app.core.errors import (
 )
 from app.core.security import same_secret
 from app.core.settings import Settings
-from app.incidents.deps import TemplateDep
 
 # Alertmanager's zero time: firing alerts carry it as `endsAt`.
 _ZERO_TIME_YEAR = 1
@@ -200,16 +199,21 @@ router = APIRouter(prefix=f"{API_PREFIX}/webhooks", tags=["webhooks"])
     dependencies=[Depends(alertmanager_credentials)],
     responses=responses(Unauthorized, UnsupportedMediaType, ServiceUnavailable),
 )
-async def receive_alertmanager(
-    payload: AlertmanagerPayload, request: Request, session: SessionDep, template: TemplateDep
-) -> AlertmanagerAck:
+async def receive_alertmanager(payload: AlertmanagerPayload, request: Request) -> AlertmanagerAck:
     """Alertmanager webhook: opens, groups, updates and mitigates incidents; 200 when accepted."""
+    # No session dependency: most of a storm is repeats, answered from one read
+    # before any transaction is opened.
     notification = payload.to_notification()
-    if await service.seen_before(request.app.state.database.engine, notification):
+    database: Database = request.app.state.database
+    if await service.seen_before(database, notification):
         return AlertmanagerAck(status="duplicate", opened=[], updated=[])
-    outcome = await service.ingest(
-        session, notification, settings=request.app.state.settings, template=template
-    )
+    async with database.sessionmaker() as session, session.begin():
+        outcome = await service.ingest(
+            session,
+            notification,
+            settings=request.app.state.settings,
+            template=request.app.state.checklist_template,
+        )
     return AlertmanagerAck(
         status="duplicate" if outcome.duplicate else "accepted",
         opened=[i.reference for i in outcome.opened],

@@ -10,6 +10,7 @@ incident is complete: the API right after creating it, Alertmanager ingestion af
 attaching the new incident's alerts.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -50,17 +51,18 @@ class Match:
 
 
 async def find_earlier(
-    session: AsyncSession, incident: Incident, *, lookback_days: int
+    session: AsyncSession,
+    incident: Incident,
+    *,
+    alerts: Sequence[tuple[str, str | None]],
+    lookback_days: int,
 ) -> Match | None:
-    """The most recent earlier incident that `incident` repeats, if any.
+    """The most recent earlier incident that `incident`, with `alerts`, repeats, if any.
 
-    One indexed look-up per kind of match, each taking only the newest candidate, so
-    the cost does not grow with the number of earlier incidents.
+    `alerts` are the incident's (fingerprint, alertname) pairs. One indexed look-up
+    per kind of match, each taking only the newest candidate, so the cost does not
+    grow with the number of earlier incidents.
     """
-    rows = await session.execute(
-        select(Alert.fingerprint, Alert.alertname).where(col(Alert.incident_id) == incident.id)
-    )
-    alerts = rows.all()
     fingerprints = sorted({fingerprint for fingerprint, _ in alerts})
     names = {name for _, name in alerts if name}
     if incident.labels.get("alertname"):
@@ -113,12 +115,18 @@ async def find_earlier(
 
 
 async def link_recurrence(
-    session: AsyncSession, incident: Incident, *, lookback_days: int, actor: str
+    session: AsyncSession,
+    incident: Incident,
+    *,
+    alerts: Sequence[tuple[str, str | None]] = (),
+    lookback_days: int,
+    actor: str,
 ) -> Match | None:
-    """Link `incident` to the earlier incident it repeats, unless it is already linked."""
+    """Link `incident` (with its `alerts`, see `find_earlier`) to the earlier incident it
+    repeats, unless it is already linked."""
     if incident.recurrence_of is not None:
         return None
-    match = await find_earlier(session, incident, lookback_days=lookback_days)
+    match = await find_earlier(session, incident, alerts=alerts, lookback_days=lookback_days)
     if match is None:
         return None
     earlier = match.earlier

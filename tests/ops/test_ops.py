@@ -1,3 +1,4 @@
+import inspect
 import json
 import re
 from pathlib import Path
@@ -89,3 +90,26 @@ async def test_every_operation_has_a_summary_and_a_stable_id(client):
             assert operation.get("description"), f"{method} {path} has no docstring"
             tag = operation["tags"][0]
             assert operation["operationId"].startswith(f"{tag}-"), operation["operationId"]
+
+
+def _sync_calls(dependant) -> list[str]:
+    call = dependant.call
+    found = []
+    if call is not None and not any(
+        inspect.iscoroutinefunction(f) or inspect.isasyncgenfunction(f)
+        for f in (call, getattr(call, "__call__", None))
+    ):
+        found.append(f"{call.__module__}.{getattr(call, '__qualname__', call)}")
+    for sub in dependant.dependencies:
+        found += _sync_calls(sub)
+    return found
+
+
+def test_no_route_runs_in_a_worker_thread(app):
+    """A plain `def` endpoint or dependency is run in a thread per request: slow under load."""
+    routes = []
+    for route in app.router.routes:
+        routes += getattr(getattr(route, "original_router", None), "routes", [route])
+    dependants = [route.dependant for route in routes if hasattr(route, "dependant")]
+    assert len(dependants) > 50
+    assert [name for d in dependants for name in _sync_calls(d)] == []
