@@ -64,7 +64,7 @@ def key_cache(app):
 
 
 async def test_a_key_revoked_elsewhere_stops_working_within_the_cache_time(
-    app, database, client, anon_client, key_cache
+    database, client, anon_client, key_cache
 ):
     key_cache(0.3)
     created = await create_key(client, "incidents:read")

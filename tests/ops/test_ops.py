@@ -97,7 +97,7 @@ def _sync_calls(dependant) -> list[str]:
     found = []
     if call is not None and not any(
         inspect.iscoroutinefunction(f) or inspect.isasyncgenfunction(f)
-        for f in (call, getattr(call, "__call__", None))
+        for f in (call, type(call).__call__)
     ):
         found.append(f"{call.__module__}.{getattr(call, '__qualname__', call)}")
     for sub in dependant.dependencies:
