@@ -101,13 +101,22 @@ async def app(backend: str, session_tmp: Path) -> AsyncIterator[FastAPI]:
 
 
 @pytest.fixture
-def database(app: FastAPI) -> Database:
+async def database(app: FastAPI) -> AsyncIterator[Database]:
+    """The app's database; every table is emptied after the test."""
     database: Database = app.state.database
-    return database
+    yield database
+    async with database.engine.begin() as connection:
+        for table in reversed(metadata.sorted_tables):
+            await connection.execute(delete(table))
+        if connection.dialect.name == "postgresql":
+            await connection.execute(text(f"ALTER SEQUENCE {NUMBER_SEQUENCE} RESTART"))
 
 
 @pytest.fixture
-async def client(app: FastAPI, database: Database) -> AsyncIterator[httpx.AsyncClient]:
+async def client(
+    app: FastAPI,
+    database: Database,  # noqa: ARG001 - requested for its clean-up: tables emptied afterwards
+) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(
         transport=transport,
@@ -115,11 +124,6 @@ async def client(app: FastAPI, database: Database) -> AsyncIterator[httpx.AsyncC
         headers={"Authorization": f"Bearer {ADMIN_KEY}"},
     ) as http:
         yield http
-    async with database.engine.begin() as connection:
-        for table in reversed(metadata.sorted_tables):
-            await connection.execute(delete(table))
-        if connection.dialect.name == "postgresql":
-            await connection.execute(text(f"ALTER SEQUENCE {NUMBER_SEQUENCE} RESTART"))
 
 
 @pytest.fixture

@@ -19,14 +19,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 
-from sqlalchemy import func, text, union_all
+from sqlalchemy import Table, func, text, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.alerts.models import Alert, AlertNotification, AlertStatus
 from app.checklists.template import ChecklistTemplate
 from app.core.clock import utcnow
-from app.core.db import Database, insert_ignoring_conflict
+from app.core.db import Database, add_row, insert_ignoring_conflict
 from app.core.pagination import PageParams, Rows, paginate
 from app.core.settings import Settings
 from app.incidents import service as incident_service
@@ -40,6 +40,7 @@ from app.timeline.models import EntryKind
 ACTOR = "alertmanager"
 SOURCE = "alertmanager"
 _SEVERITY_RANK = {s: n for n, s in enumerate(Severity)}  # sev1 is the most severe
+_ALERTS: Table = Alert.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -220,7 +221,7 @@ class _Ingest:
                 alert, incident = known[incoming.fingerprint]
                 await self._update(alert, incident, incoming)
             elif group_incident is not None:
-                await self._attach(group_incident, incoming)
+                self._attach(group_incident, incoming)
         for opened in self.outcome.opened:  # now that its alerts are attached
             await recurrence.link_recurrence(
                 self.session,
@@ -254,19 +255,27 @@ class _Ingest:
         self.outcome.opened.append(incident)
         return incident
 
-    async def _attach(self, incident: Incident, incoming: IncomingAlert) -> None:
-        alert = Alert(
-            incident_id=incident.id,
-            fingerprint=incoming.fingerprint,
-            alertname=incoming.labels.get("alertname"),
-            status=incoming.status,
-            labels=incoming.labels,
-            annotations=incoming.annotations,
-            starts_at=incoming.starts_at,
-            ends_at=incoming.ends_at,
-            generator_url=incoming.generator_url,
+    def _attach(self, incident: Incident, incoming: IncomingAlert) -> None:
+        now = utcnow()
+        add_row(  # written with the rest of the notification, batched
+            self.session,
+            _ALERTS,
+            {
+                "id": uuid.uuid4(),
+                "incident_id": incident.id,
+                "fingerprint": incoming.fingerprint,
+                "alertname": incoming.labels.get("alertname"),
+                "status": incoming.status,
+                "labels": incoming.labels,
+                "annotations": incoming.annotations,
+                "starts_at": incoming.starts_at,
+                "ends_at": incoming.ends_at,
+                "generator_url": incoming.generator_url,
+                "first_received_at": now,
+                "last_received_at": now,
+                "received_count": 1,
+            },
         )
-        self.session.add(alert)  # written with the rest of the notification, batched
         self._entry(incident, incoming)
         if incoming.status == AlertStatus.FIRING:
             self.refired.add(incident.id)

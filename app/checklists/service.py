@@ -1,5 +1,8 @@
 """The initial-response checklist of each incident."""
 
+import uuid
+
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -7,6 +10,7 @@ from app.checklists.models import ChecklistItem
 from app.checklists.schemas import ChecklistItemUpdate
 from app.checklists.template import ChecklistTemplate
 from app.core.clock import utcnow
+from app.core.db import add_row
 from app.core.errors import NotFound
 from app.core.pagination import PageParams, Rows, paginate
 from app.incidents.models import Incident
@@ -14,6 +18,7 @@ from app.timeline import service as timeline_service
 from app.timeline.models import EntryKind
 
 AUTOMATIC = "muster"
+_ITEMS: Table = ChecklistItem.__table__  # type: ignore[attr-defined]
 
 
 class ChecklistItemNotFound(NotFound):
@@ -23,10 +28,23 @@ class ChecklistItemNotFound(NotFound):
 def create_checklist(
     session: AsyncSession, incident: Incident, template: ChecklistTemplate
 ) -> None:
-    session.add_all(
-        ChecklistItem(incident_id=incident.id, key=item.key, label=item.label, position=n)
-        for n, item in enumerate(template.items)
-    )
+    for n, item in enumerate(template.items):
+        add_row(
+            session,
+            _ITEMS,
+            {
+                "id": uuid.uuid4(),
+                "incident_id": incident.id,
+                "key": item.key,
+                "label": item.label,
+                "position": n,
+                "done": False,
+                "note": None,
+                "done_by": None,
+                "done_at": None,
+                "updated_at": None,
+            },
+        )
 
 
 async def list_items(

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import Depends, Request
-from sqlalchemy import JSON, DateTime, Dialect, Index, Insert, Table, event
+from sqlalchemy import JSON, DateTime, Dialect, Index, Insert, Table, event, insert
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import Insert as PostgresInsert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
@@ -123,6 +124,44 @@ def make_engine(settings: Settings) -> AsyncEngine:
     )
 
 
+_PENDING = "muster.pending_rows"
+
+
+class BatchingSession(Session):
+    """A session that also writes plain rows queued with `add_row`, batched per table.
+
+    Queued rows are written right after every flush (explicit, automatic before a
+    query, or at commit), after the ORM objects they may refer to: queries see them
+    as they see flushed objects, and they are committed or rolled back with the rest.
+    Rows that nothing reads back in the request (timeline entries, events, alerts,
+    checklist items) skip building ORM objects, the most costly part of a write.
+    """
+
+    def flush(self, objects: Any = None) -> None:
+        super().flush(objects)
+        pending: dict[Table, list[dict[str, Any]]] | None = self.info.pop(_PENDING, None)
+        if pending:
+            connection = self.connection()
+            for table in SQLModel.metadata.sorted_tables:
+                if rows := pending.get(table):
+                    connection.execute(insert(table), rows)
+
+
+@event.listens_for(BatchingSession, "before_commit")
+def _flush_queued_rows(session: Session) -> None:
+    session.flush()  # the ORM skips a flush when only queued rows are pending
+
+
+@event.listens_for(BatchingSession, "after_soft_rollback")
+def _drop_queued_rows(session: Session, _previous: Any) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def add_row(session: AsyncSession, table: Table, row: dict[str, Any]) -> None:
+    """Queue `row` (every column, defaults included) for `table`; see `BatchingSession`."""
+    session.info.setdefault(_PENDING, {}).setdefault(table, []).append(row)
+
+
 @dataclass
 class Database:
     engine: AsyncEngine
@@ -140,8 +179,12 @@ class Database:
         return cls(engine, engine.execution_options(isolation_level="AUTOCOMMIT"))
 
     def __post_init__(self) -> None:
-        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
-        self.read_sessionmaker = async_sessionmaker(self.reader, expire_on_commit=False)
+        self.sessionmaker = async_sessionmaker(
+            self.engine, expire_on_commit=False, sync_session_class=BatchingSession
+        )
+        self.read_sessionmaker = async_sessionmaker(
+            self.reader, expire_on_commit=False, sync_session_class=BatchingSession
+        )
 
     async def dispose(self) -> None:
         await self.engine.dispose()

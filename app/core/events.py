@@ -10,12 +10,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, FetchedValue, Index, Integer, text
+from sqlalchemy import BigInteger, FetchedValue, Index, Integer, Table, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
 from app.core.clock import utcnow
-from app.core.db import JSONType, UTCDateTime
+from app.core.db import JSONType, UTCDateTime, add_row
 
 
 class EventType(StrEnum):
@@ -72,18 +72,30 @@ class OutboxEvent(SQLModel, table=True):
     fanned_out_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
+_OUTBOX: Table = OutboxEvent.__table__  # type: ignore[attr-defined]
+
+
 def emit(
     session: AsyncSession,
     event_type: EventType,
     data: dict[str, Any],
     *,
     incident_id: uuid.UUID | None = None,
-) -> OutboxEvent:
+) -> None:
     """Record `event_type` with its JSON-ready `data` in the current transaction.
 
-    The row is only added to the session: it is written with the change, at the
-    next flush or at commit, batched with the other events of the request.
+    The row is queued on the session: it is written with the change, at the next
+    flush or at commit, batched with the other events of the request.
     """
-    event = OutboxEvent(type=event_type.value, incident_id=incident_id, data=data)
-    session.add(event)
-    return event
+    add_row(
+        session,
+        _OUTBOX,
+        {
+            "id": uuid.uuid4(),
+            "type": event_type.value,
+            "incident_id": incident_id,
+            "data": data,
+            "occurred_at": utcnow(),
+            "fanned_out_at": None,
+        },
+    )

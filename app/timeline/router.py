@@ -54,7 +54,7 @@ async def add_entry(
     entry = service.add_entry(session, incident, body, principal_name=principal.name)
     location = f"{API_PREFIX}/incidents/{incident.id}/timeline/{entry.id}"
     return JSONResponse(
-        EntryOut.of(entry).model_dump(mode="json"), status_code=201, headers={"Location": location}
+        entry.model_dump(mode="json"), status_code=201, headers={"Location": location}
     )
 
 

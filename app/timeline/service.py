@@ -4,19 +4,21 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row
+from sqlalchemy import Row, Table
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.core.clock import utcnow
+from app.core.db import add_row
 from app.core.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from app.core.events import EventType, emit
 from app.core.pagination import PageParams, Rows, paginate
 from app.incidents.models import Incident
-from app.timeline.models import EntryKind, TimelineEntry
+from app.timeline.models import HUMAN_KINDS, EntryKind, TimelineEntry
 from app.timeline.schemas import ENTRY_COLUMNS, EntryCreate, EntryOut, EntryUpdate
 
 CLOCK_SKEW = timedelta(minutes=2)
+_ENTRIES: Table = TimelineEntry.__table__  # type: ignore[attr-defined]
 
 
 class EntryNotFound(NotFound):
@@ -48,29 +50,34 @@ def record(
     data: dict[str, Any] | None = None,
     body: str | None = None,
     occurred_at: datetime | None = None,
-) -> TimelineEntry:
+) -> EntryOut:
     """Add an entry and its `timeline.event_added` event in the current transaction.
 
-    Nothing is flushed here: entries and events written in one request go to the
-    database together, batched, at the next flush or at commit.
+    Both are queued rows (`add_row`): written together with the rest of the request,
+    batched, at the next flush or at commit.
     """
-    entry = TimelineEntry(
-        incident_id=incident.id,
-        kind=kind,
-        summary=summary[:500],
-        body=body,
-        author=author,
-        data=data or {},
-        occurred_at=occurred_at or utcnow(),
-    )
-    session.add(entry)
+    now = utcnow()
+    entry = {
+        "id": uuid.uuid4(),
+        "incident_id": incident.id,
+        "kind": kind,
+        "summary": summary[:500],
+        "body": body,
+        "author": author,
+        "data": data or {},
+        "occurred_at": occurred_at or now,
+        "created_at": now,
+        "updated_at": None,
+    }
+    add_row(session, _ENTRIES, entry)
+    out = EntryOut.model_validate(entry | {"generated": kind not in HUMAN_KINDS})
     emit(
         session,
         EventType.TIMELINE_EVENT_ADDED,
-        {"incident": incident_ref(incident), "entry": EntryOut.of(entry).model_dump(mode="json")},
+        {"incident": incident_ref(incident), "entry": out.model_dump(mode="json")},
         incident_id=incident.id,
     )
-    return entry
+    return out
 
 
 def _check_not_future(occurred_at: datetime | None) -> None:
@@ -89,7 +96,7 @@ def _check_not_future(occurred_at: datetime | None) -> None:
 
 def add_entry(
     session: AsyncSession, incident: Incident, entry: EntryCreate, *, principal_name: str
-) -> TimelineEntry:
+) -> EntryOut:
     _check_not_future(entry.occurred_at)
     return record(
         session,

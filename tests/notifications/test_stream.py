@@ -5,6 +5,7 @@ import json
 from typing import Any
 
 import httpx
+from sqlalchemy import text
 
 from app.core.events import EventType, emit
 from tests.core.test_errors import assert_problem
@@ -128,13 +129,16 @@ async def test_an_event_that_commits_late_is_not_skipped_on_postgresql(tmp_path)
     async with running_app("postgres", tmp_path, dispatcher_enabled=False) as (app, client):
         start = await position(client)
         database = app.state.database
+        seq_of = text("SELECT seq FROM outbox_events WHERE data->>'n' = :n")
         async with database.sessionmaker() as slow:
-            early = emit(slow, EventType.DEPLOY_RECORDED, {"n": "early"})
+            emit(slow, EventType.DEPLOY_RECORDED, {"n": "early"})
             await slow.flush()  # takes its seq now, commits last
             async with database.sessionmaker() as fast, fast.begin():
-                late = emit(fast, EventType.DEPLOY_RECORDED, {"n": "late"})
+                emit(fast, EventType.DEPLOY_RECORDED, {"n": "late"})
                 await fast.flush()
-            assert early.seq < late.seq
+            assert await slow.scalar(seq_of, {"n": "early"}) < await slow.scalar(
+                seq_of, {"n": "late"}
+            )
             seen = await read(client, start, once=True)
             assert seen[1:] == []  # not `late` alone: `early` may still commit
             await slow.commit()
