@@ -22,6 +22,9 @@ from app.core.settings import Settings
 from app.incidents.models import NUMBER_SEQUENCE
 from app.main import create_app
 from app.models import metadata
+from tests.clock import clock
+
+__all__ = ["clock"]  # a fixture for every test
 
 ADMIN_KEY = "test-admin-key-0123456789"
 ALERTMANAGER_TOKEN = "am-secret-token"  # what the captured fixtures were sent with

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import UniqueConstraint, delete
+from sqlalchemy import UniqueConstraint, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
@@ -82,11 +82,11 @@ class Idempotency:
     ) -> JSONResponse:
         body = model.model_dump(mode="json")
         if self._record_id is not None:
-            record = await self._session.get(IdempotencyRecord, self._record_id)
-            assert record is not None
-            record.status_code, record.response_body = status_code, body
-            record.response_headers = headers or {}
-            await self._session.flush()
+            await self._session.execute(
+                update(IdempotencyRecord)
+                .where(col(IdempotencyRecord.id) == self._record_id)
+                .values(status_code=status_code, response_body=body, response_headers=headers or {})
+            )
         return JSONResponse(body, status_code=status_code, headers=headers)
 
 
@@ -111,26 +111,29 @@ async def claim_idempotency_key(
     where = (col(IdempotencyRecord.subject) == principal.subject) & (
         col(IdempotencyRecord.key) == idempotency_key
     )
-    expired = utcnow() - timedelta(hours=settings.idempotency_ttl_hours)
-    await session.execute(
-        delete(IdempotencyRecord).where(where, col(IdempotencyRecord.created_at) < expired)
-    )
     record_id = uuid.uuid4()
-    claimed = await insert_ignoring_conflict(
-        session,
-        IdempotencyRecord,
-        {
-            "id": record_id,
-            "subject": principal.subject,
-            "key": idempotency_key,
-            "fingerprint": digest,
-            "created_at": utcnow(),
-        },
-        conflict_on=["subject", "key"],
-    )
-    if claimed:
+    row = {
+        "id": record_id,
+        "subject": principal.subject,
+        "key": idempotency_key,
+        "fingerprint": digest,
+        "created_at": utcnow(),
+    }
+
+    async def claim() -> bool:
+        return await insert_ignoring_conflict(
+            session, IdempotencyRecord, row, conflict_on=["subject", "key"]
+        )
+
+    if await claim():
         return Idempotency(session, record_id)
     existing = await session.scalar(select(IdempotencyRecord).where(where))
+    expired = utcnow() - timedelta(hours=settings.idempotency_ttl_hours)
+    if existing is not None and existing.created_at < expired:  # kept long enough: reuse it
+        await session.delete(existing)
+        if await claim():
+            return Idempotency(session, record_id)
+        existing = await session.scalar(select(IdempotencyRecord).where(where))
     if existing is None or existing.status_code is None:
         raise IdempotencyKeyReused("A request with this Idempotency-Key is still in progress")
     if existing.fingerprint != digest:

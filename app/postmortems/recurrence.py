@@ -10,13 +10,14 @@ incident is complete: the API right after creating it, Alertmanager ingestion af
 attaching the new incident's alerts.
 """
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import ColumnElement, String, literal_column
+from sqlalchemy import ColumnElement, String, cast, literal_column, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
+from sqlmodel import col
 
 from app.alerts.models import Alert
 from app.core.clock import utcnow
@@ -38,10 +39,15 @@ from app.timeline.models import EntryKind
 
 @dataclass
 class Match:
-    earlier: Incident
+    earlier_id: uuid.UUID
+    number: int
     alertname: str | None = None
     service: str | None = None
     fingerprint: str | None = None
+
+    @property
+    def reference(self) -> str:
+        return f"INC-{self.number}"
 
     @property
     def reason(self) -> str:
@@ -59,9 +65,9 @@ async def find_earlier(
 ) -> Match | None:
     """The most recent earlier incident that `incident`, with `alerts`, repeats, if any.
 
-    `alerts` are the incident's (fingerprint, alertname) pairs. One indexed look-up
-    per kind of match, each taking only the newest candidate, so the cost does not
-    grow with the number of earlier incidents.
+    `alerts` are the incident's (fingerprint, alertname) pairs. One round trip: an
+    indexed look-up per kind of match, each taking only its newest candidate, so the
+    cost does not grow with the number of earlier incidents.
     """
     fingerprints = sorted({fingerprint for fingerprint, _ in alerts})
     names = {name for _, name in alerts if name}
@@ -71,45 +77,41 @@ async def find_earlier(
     earlier = (col(Incident.number) < incident.number) & (
         col(Incident.started_at) >= incident.started_at - timedelta(days=lookback_days)
     )
-    newest = col(Incident.number).desc()
-    matches: list[Match] = []
+    candidate = (col(Incident.id), col(Incident.number), col(Incident.services))
+    no_fingerprint = cast(null(), String).label("fingerprint")
+    lookups = []
     if names and services:
         shares = incident_service.lists_any_service(session, services)
         label = _alertname_label()
-        for query in (
-            select(Incident, Alert.alertname)
+        lookups += [
+            select(*candidate, col(Alert.alertname).label("name"), no_fingerprint)
             .join(Alert, col(Alert.incident_id) == col(Incident.id))
             .where(earlier, shares, col(Alert.alertname).in_(names)),
-            select(Incident, label).where(earlier, shares, label.in_(names)),
-        ):
-            found = (await session.execute(query.order_by(newest).limit(1))).first()
-            if found:
-                candidate, name = found
-                common = next(s for s in services if s in candidate.services)
-                matches.append(Match(candidate, alertname=name, service=common))
+            select(*candidate, label.label("name"), no_fingerprint).where(
+                earlier, shares, label.in_(names)
+            ),
+        ]
     if fingerprints:
-        found = (
-            await session.execute(
-                select(Incident, Alert.alertname, Alert.fingerprint)
-                .join(Alert, col(Alert.incident_id) == col(Incident.id))
-                .where(earlier, col(Alert.fingerprint).in_(fingerprints))
-                .order_by(newest)
-                .limit(1)
-            )
-        ).first()
-        if found:
-            candidate, name, fingerprint = found
-            matches.append(Match(candidate, alertname=name, fingerprint=fingerprint))
-    if not matches:
+        lookups.append(
+            select(*candidate, col(Alert.alertname).label("name"), col(Alert.fingerprint))
+            .join(Alert, col(Alert.incident_id) == col(Incident.id))
+            .where(earlier, col(Alert.fingerprint).in_(fingerprints))
+        )
+    if not lookups:
         return None
-    best = max(matches, key=lambda m: m.earlier.number)
-    same = [m for m in matches if m.earlier is best.earlier]
-    by_name = next((m for m in same if m.service), None)
-    by_fingerprint = next((m for m in same if m.fingerprint), None)
+    newest = [select(q.order_by(col(Incident.number).desc()).limit(1).subquery()) for q in lookups]
+    found = (await session.execute(union_all(*newest))).all()
+    if not found:
+        return None
+    number = max(row.number for row in found)
+    best = [row for row in found if row.number == number]
+    by_name = next((row for row in best if row.fingerprint is None), None)
+    by_fingerprint = next((row for row in best if row.fingerprint is not None), None)
     return Match(
-        best.earlier,
-        alertname=(by_name or best).alertname,
-        service=by_name.service if by_name else None,
+        best[0].id,
+        number,
+        alertname=(by_name or best[0]).name,
+        service=next(s for s in services if s in by_name.services) if by_name else None,
         fingerprint=by_fingerprint.fingerprint if by_fingerprint else None,
     )
 
@@ -129,26 +131,24 @@ async def link_recurrence(
     match = await find_earlier(session, incident, alerts=alerts, lookback_days=lookback_days)
     if match is None:
         return None
-    earlier = match.earlier
-    incident.recurrence_of = earlier.id
+    incident.recurrence_of = match.earlier_id
     incident.version += 1
     incident.updated_at = utcnow()
-    await session.flush()
     timeline_service.record(
         session,
         incident,
         EntryKind.INCIDENT_UPDATED,
-        f"Recurrence of {earlier.reference} ({match.reason})",
+        f"Recurrence of {match.reference} ({match.reason})",
         author=actor,
         data={
-            "recurrence_of": str(earlier.id),
-            "reference": earlier.reference,
+            "recurrence_of": str(match.earlier_id),
+            "reference": match.reference,
             "alertname": match.alertname,
             "service": match.service,
             "fingerprint": match.fingerprint,
         },
     )
-    change = {"recurrence_of": {"from": None, "to": str(earlier.id)}}
+    change = {"recurrence_of": {"from": None, "to": str(match.earlier_id)}}
     emit(
         session,
         EventType.INCIDENT_UPDATED,

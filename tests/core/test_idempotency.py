@@ -63,3 +63,20 @@ async def test_concurrent_retries_with_one_key_create_one_incident(client, datab
     created = {r.json()["id"] for r in responses if r.status_code == 201}
     assert len(created) == 1
     assert await count_rows(database, "incidents") == 1
+
+
+async def test_a_key_older_than_its_lifetime_can_be_used_again(client, database, clock):
+    headers = {"Idempotency-Key": "create-expiring"}
+    first = await client.post("/api/v1/incidents", json=BODY, headers=headers)
+    clock.advance(hours=23)
+    assert_problem(
+        await client.post("/api/v1/incidents", json=BODY | {"title": "New"}, headers=headers), 409
+    )
+    clock.advance(hours=2)  # 25 hours: the first use is forgotten
+    second = await client.post("/api/v1/incidents", json=BODY | {"title": "New"}, headers=headers)
+    assert second.status_code == 201, second.text
+    assert second.json()["id"] != first.json()["id"]
+    again = await client.post("/api/v1/incidents", json=BODY | {"title": "New"}, headers=headers)
+    assert again.json() == second.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    assert await count_rows(database, "incidents") == 2

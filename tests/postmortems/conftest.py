@@ -1,3 +1,0 @@
-from tests.clock import clock
-
-__all__ = ["clock"]
