@@ -34,6 +34,18 @@ class Incident(SQLModel, table=True):
         Index("ix_incidents_alert_group", "alert_group"),
         # `service=` filters and recurrence by shared service (`?|`): PostgreSQL only.
         postgresql_only(Index("ix_incidents_services", "services", postgresql_using="gin")),
+        # `q=` searches (ILIKE '%…%') by trigram: PostgreSQL only, where pg_trgm exists.
+        *(
+            postgresql_only(
+                Index(
+                    f"ix_incidents_{column}_trgm",
+                    column,
+                    postgresql_using="gin",
+                    postgresql_ops={column: "gin_trgm_ops"},
+                )
+            )
+            for column in ("title", "summary")
+        ),
         # Recurrence matches API-opened incidents by their `alertname` label.
         Index("ix_incidents_label_alertname", text("(labels ->> 'alertname')")),
         # One open incident per Alertmanager group: concurrent notifications cannot open two.
