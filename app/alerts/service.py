@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 
-from sqlalchemy import Table, func, text, union_all
+from sqlalchemy import BindParameter, Table, bindparam, func, text, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from app.alerts.models import Alert, AlertNotification, AlertStatus
 from app.checklists.template import ChecklistTemplate
@@ -146,35 +147,55 @@ def _incident_fields(
     )
 
 
-async def _previous_incident(
-    session: AsyncSession, group: str, fingerprints: list[str]
-) -> Incident | None:
-    """The most recent closed or resolved incident of this group or these alerts.
+# The look-ups of every notification, built once; values are bound at execution.
+_FINGERPRINTS: BindParameter[str] = bindparam("fingerprints", expanding=True)
+_GROUP: BindParameter[str] = bindparam("group")
+# Alerts of these fingerprints on open incidents, the incidents locked.
+_KNOWN = (
+    select(Alert, Incident)
+    .join(Incident, col(Alert.incident_id) == col(Incident.id))
+    .where(col(Alert.fingerprint).in_(_FINGERPRINTS), col(Incident.status).in_(OPEN))
+    .with_for_update(of=Incident)
+)
+# The group's open incident, locked.
+_GROUP_INCIDENT = (
+    select(Incident)
+    .where(col(Incident.alert_group) == _GROUP, col(Incident.status).in_(OPEN))
+    .with_for_update()
+)
 
-    One round trip of two indexed look-ups (by group, by fingerprint), each taking its
-    newest; one `OR` would scan every incident.
+
+def _previous_lookup() -> SelectOfScalar[Incident]:
+    """The most recent closed or resolved incident of the group or of the fingerprints.
+
+    Two indexed look-ups (by group, by fingerprint) each taking its newest, in one
+    round trip; one `OR` would scan every incident.
     """
     ended = col(Incident.status).not_in(OPEN)
+    newest = col(Incident.created_at).desc()
     by_group = (
         select(Incident.id, Incident.created_at)
-        .where(ended, col(Incident.alert_group) == group)
-        .order_by(col(Incident.created_at).desc())
+        .where(ended, col(Incident.alert_group) == _GROUP)
+        .order_by(newest)
         .limit(1)
     )
     by_alert = (
         select(Incident.id, Incident.created_at)
         .join(Alert, col(Alert.incident_id) == col(Incident.id))
-        .where(ended, col(Alert.fingerprint).in_(fingerprints))
-        .order_by(col(Incident.created_at).desc())
+        .where(ended, col(Alert.fingerprint).in_(_FINGERPRINTS))
+        .order_by(newest)
         .limit(1)
     )
-    newest = union_all(by_group.subquery().select(), by_alert.subquery().select()).subquery()
-    return await session.scalar(
+    both = union_all(by_group.subquery().select(), by_alert.subquery().select()).subquery()
+    return (
         select(Incident)
-        .join(newest, newest.c.id == col(Incident.id))
-        .order_by(newest.c.created_at.desc())
+        .join(both, both.c.id == col(Incident.id))
+        .order_by(both.c.created_at.desc())
         .limit(1)
     )
+
+
+_PREVIOUS = _previous_lookup()
 
 
 class _Ingest:
@@ -193,22 +214,9 @@ class _Ingest:
         group = _group(notification.group_key)
         await _lock_group(self.session, group)
         fingerprints = [a.fingerprint for a in notification.alerts]
-        known = {
-            alert.fingerprint: (alert, incident)
-            for alert, incident in (
-                await self.session.execute(
-                    select(Alert, Incident)
-                    .join(Incident, col(Alert.incident_id) == col(Incident.id))
-                    .where(col(Alert.fingerprint).in_(fingerprints), col(Incident.status).in_(OPEN))
-                    .with_for_update(of=Incident)
-                )
-            ).all()
-        }
-        group_incident = await self.session.scalar(
-            select(Incident)
-            .where(col(Incident.alert_group) == group, col(Incident.status).in_(OPEN))
-            .with_for_update()
-        )
+        found = await self.session.execute(_KNOWN, {"fingerprints": fingerprints})
+        known = {alert.fingerprint: (alert, incident) for alert, incident in found.all()}
+        group_incident = await self.session.scalar(_GROUP_INCIDENT, {"group": group})
         firing_new = [
             a
             for a in notification.alerts
@@ -242,7 +250,9 @@ class _Ingest:
     async def _open(
         self, notification: Notification, group: str, firing: list[IncomingAlert]
     ) -> Incident:
-        previous = await _previous_incident(self.session, group, [a.fingerprint for a in firing])
+        previous = await self.session.scalar(
+            _PREVIOUS, {"group": group, "fingerprints": [a.fingerprint for a in firing]}
+        )
         incident = await incident_service.create_incident(
             self.session,
             _incident_fields(notification, firing, self.settings),

@@ -6,8 +6,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, exists, func, literal_column, or_, text, type_coerce
-from sqlalchemy.dialects.postgresql import JSONB, array
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    String,
+    bindparam,
+    exists,
+    func,
+    literal_column,
+    or_,
+    text,
+    type_coerce,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -152,15 +163,17 @@ async def get_incident(session: AsyncSession, ident: str, *, for_update: bool = 
     return incident
 
 
-def lists_any_service(session: AsyncSession, services: list[str]) -> ColumnElement[bool]:
-    """Incidents whose services include any of `services`: GIN-indexed on PostgreSQL."""
-    if session.get_bind().dialect.name == "postgresql":
-        overlap: ColumnElement[bool] = type_coerce(col(Incident.services), JSONB).has_any(
-            array(services)
-        )
+def lists_any_service(
+    dialect: str, services: list[str] | None = None, *, key: str = "services"
+) -> ColumnElement[bool]:
+    """Incidents whose services include any of `services` (or, when None, of the list
+    bound as `key` at execution): GIN-indexed on PostgreSQL."""
+    if dialect == "postgresql":
+        wanted = bindparam(key, services, type_=ARRAY(String))
+        overlap: ColumnElement[bool] = type_coerce(col(Incident.services), JSONB).has_any(wanted)
         return overlap
     members = func.json_each(col(Incident.services)).table_valued("value")
-    return exists().where(members.c.value.in_(services))
+    return exists().where(members.c.value.in_(bindparam(key, services, expanding=True)))
 
 
 def _escape_like(text: str) -> str:
@@ -192,7 +205,8 @@ async def list_incidents(
             )
         )
     if filters.service:
-        statement = statement.where(lists_any_service(session, [filters.service]))
+        dialect = session.get_bind().dialect.name
+        statement = statement.where(lists_any_service(dialect, [filters.service]))
     return await paginate(
         session, statement, page, col(Incident.created_at), col(Incident.id), plain_rows=True
     )

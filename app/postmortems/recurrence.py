@@ -14,13 +14,27 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
+from typing import Any
 
-from sqlalchemy import ColumnElement, String, cast, literal_column, null, select, union_all
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    CompoundSelect,
+    String,
+    bindparam,
+    cast,
+    literal_column,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.alerts.models import Alert
 from app.core.clock import utcnow
+from app.core.db import UTCDateTime
 from app.core.events import EventType, emit
 from app.incidents import service as incident_service
 from app.incidents.models import Incident
@@ -74,14 +88,53 @@ async def find_earlier(
     if incident.labels.get("alertname"):
         names.add(incident.labels["alertname"])
     services = incident.services
-    earlier = (col(Incident.number) < incident.number) & (
-        col(Incident.started_at) >= incident.started_at - timedelta(days=lookback_days)
+    by_name, by_fingerprint = bool(names and services), bool(fingerprints)
+    if not by_name and not by_fingerprint:
+        return None
+    statement = _lookups(session.get_bind().dialect.name, by_name, by_fingerprint)
+    found = (
+        await session.execute(
+            statement,
+            {
+                "number": incident.number,
+                "since": incident.started_at - timedelta(days=lookback_days),
+                "names": sorted(names),
+                "services": services,
+                "fingerprints": fingerprints,
+            },
+        )
+    ).all()
+    if not found:
+        return None
+    number = max(row.number for row in found)
+    best = [row for row in found if row.number == number]
+    named = next((row for row in best if row.fingerprint is None), None)
+    same_alert = next((row for row in best if row.fingerprint is not None), None)
+    return Match(
+        best[0].id,
+        number,
+        alertname=(named or best[0]).name,
+        service=next(s for s in services if s in named.services) if named else None,
+        fingerprint=same_alert.fingerprint if same_alert else None,
+    )
+
+
+@cache
+def _lookups(dialect: str, by_name: bool, by_fingerprint: bool) -> CompoundSelect[Any]:
+    """The newest candidate of each kind of match, in one statement built once per shape.
+
+    Bound at execution: `number` and `since` (earlier, within the look-back), `names`
+    and `services` (same alert name on a shared service), `fingerprints` (same alert).
+    """
+    earlier = (col(Incident.number) < bindparam("number")) & (
+        col(Incident.started_at) >= bindparam("since", type_=UTCDateTime())
     )
     candidate = (col(Incident.id), col(Incident.number), col(Incident.services))
     no_fingerprint = cast(null(), String).label("fingerprint")
+    names: BindParameter[str] = bindparam("names", expanding=True)
     lookups = []
-    if names and services:
-        shares = incident_service.lists_any_service(session, services)
+    if by_name:
+        shares = incident_service.lists_any_service(dialect)
         label = _alertname_label()
         lookups += [
             select(*candidate, col(Alert.alertname).label("name"), no_fingerprint)
@@ -91,29 +144,14 @@ async def find_earlier(
                 earlier, shares, label.in_(names)
             ),
         ]
-    if fingerprints:
+    if by_fingerprint:
         lookups.append(
             select(*candidate, col(Alert.alertname).label("name"), col(Alert.fingerprint))
             .join(Alert, col(Alert.incident_id) == col(Incident.id))
-            .where(earlier, col(Alert.fingerprint).in_(fingerprints))
+            .where(earlier, col(Alert.fingerprint).in_(bindparam("fingerprints", expanding=True)))
         )
-    if not lookups:
-        return None
-    newest = [select(q.order_by(col(Incident.number).desc()).limit(1).subquery()) for q in lookups]
-    found = (await session.execute(union_all(*newest))).all()
-    if not found:
-        return None
-    number = max(row.number for row in found)
-    best = [row for row in found if row.number == number]
-    by_name = next((row for row in best if row.fingerprint is None), None)
-    by_fingerprint = next((row for row in best if row.fingerprint is not None), None)
-    return Match(
-        best[0].id,
-        number,
-        alertname=(by_name or best[0]).name,
-        service=next(s for s in services if s in by_name.services) if by_name else None,
-        fingerprint=by_fingerprint.fingerprint if by_fingerprint else None,
-    )
+    newest = (col(Incident.number).desc(),)
+    return union_all(*(select(q.order_by(*newest).limit(1).subquery()) for q in lookups))
 
 
 async def link_recurrence(
