@@ -121,7 +121,7 @@ async def paginate(
     """Run `statement` ordered by `columns` (unique together), one page after `params.cursor`.
 
     `plain_rows`: the statement selects columns, not an entity; return its rows as
-    they are (read paths that skip ORM objects).
+    dicts, run on the session's connection without the ORM (hot read paths).
     """
     keys = [cast(InstrumentedAttribute[Any], column) for column in columns]
     if params.cursor is not None:
@@ -130,9 +130,16 @@ async def paginate(
         bound = tuple_(*(literal(v, type_=k.type) for k, v in zip(keys, after, strict=True)))
         statement = statement.where(row_key < bound if descending else row_key > bound)
     order = [k.desc() if descending else k.asc() for k in keys]
-    result = await session.execute(statement.order_by(*order).limit(params.limit + 1))
-    rows: Sequence[Any] = result.all() if plain_rows else result.scalars().all()
+    statement = statement.order_by(*order).limit(params.limit + 1)
+    rows: Sequence[Any]
+    if plain_rows:
+        result = await (await session.connection()).execute(statement)
+        names = list(result.keys())
+        rows = [dict(zip(names, row, strict=True)) for row in result.all()]
+    else:
+        rows = (await session.execute(statement)).scalars().all()
     if len(rows) <= params.limit:
         return Rows(rows, None)
     last = rows[params.limit - 1]
-    return Rows(rows[: params.limit], _encode([getattr(last, k.key) for k in keys]))
+    values = [last[k.key] if plain_rows else getattr(last, k.key) for k in keys]
+    return Rows(rows[: params.limit], _encode(values))

@@ -111,9 +111,8 @@ OUT_COLUMNS = [name for name in IncidentOut.model_fields if name in Incident.mod
 _ALLOWED = {status: allowed_moves(status) for status in Status}
 
 
-def incident_json(row: Row[Any]) -> dict[str, Any]:
+def incident_json(data: dict[str, Any]) -> dict[str, Any]:
     """A row of OUT_COLUMNS as IncidentOut would dump it, without building the model."""
-    data = row._asdict()
     data["reference"] = f"INC-{data['number']}"
     data["allowed_transitions"] = _ALLOWED[data["status"]]
     return data

@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Row,
     String,
     bindparam,
     exists,
@@ -180,11 +179,14 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+_LIST = select(*(col(getattr(Incident, name)) for name in OUT_COLUMNS))
+
+
 async def list_incidents(
     session: AsyncSession, filters: IncidentFilters, page: PageParams
-) -> Rows[Row[Any]]:
+) -> Rows[dict[str, Any]]:
     """Plain rows of the columns `IncidentOut` needs: no ORM objects on this hot path."""
-    statement = select(*(col(getattr(Incident, name)) for name in OUT_COLUMNS))
+    statement = _LIST
     if filters.statuses:
         statement = statement.where(col(Incident.status).in_(filters.statuses))
     if filters.severities:

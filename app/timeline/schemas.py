@@ -4,7 +4,6 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
-from sqlalchemy import Row
 
 from app.core.clock import AwareUTC
 from app.timeline.models import HUMAN_KINDS, EntryKind, TimelineEntry
@@ -103,9 +102,8 @@ class EntryOut(BaseModel):
 ENTRY_COLUMNS = [name for name in EntryOut.model_fields if name != "generated"] + ["seq"]
 
 
-def entry_json(row: Row[Any]) -> dict[str, Any]:
+def entry_json(data: dict[str, Any]) -> dict[str, Any]:
     """A row of ENTRY_COLUMNS as EntryOut would dump it, without building the model."""
-    data = row._asdict()
     del data["seq"]
     data["generated"] = data["kind"] not in HUMAN_KINDS
     return data

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, Table
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -112,7 +112,7 @@ def add_entry(
 
 async def list_entries(
     session: AsyncSession, incident: Incident, page: PageParams, *, kinds: list[EntryKind] | None
-) -> Rows[Row[Any]]:
+) -> Rows[dict[str, Any]]:
     """Plain rows (no ORM objects): timelines are read far more often than written."""
     columns = (col(getattr(TimelineEntry, name)) for name in ENTRY_COLUMNS)
     statement = select(*columns).where(col(TimelineEntry.incident_id) == incident.id)
