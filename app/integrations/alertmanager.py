@@ -12,9 +12,9 @@ import hashlib
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Request, Security
-from fastapi.security import HTTPAuthorizationCredentials
+from fastapi import APIRouter, Depends, Request
 from fastapi.security.http import HTTPBase
+from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, field_validator
 
 from app.alerts import service
@@ -28,6 +28,7 @@ from app.core.errors import (
     UnsupportedMediaType,
     responses,
 )
+from app.core.openapi import checked_by_route
 from app.core.security import same_secret
 from app.core.settings import Settings
 
@@ -145,7 +146,7 @@ class AlertmanagerAck(BaseModel):
 
 
 # Alertmanager's own credentials (its `http_config`), not Muster API keys. Both schemes
-# read the one `Authorization` header; `_check_credentials` decides which applies.
+# read the one `Authorization` header; `alertmanager_credentials` decides which applies.
 _bearer = HTTPBase(
     scheme="bearer",
     scheme_name="AlertmanagerBearer",
@@ -160,15 +161,17 @@ _basic = HTTPBase(
 )
 
 
-def _check_credentials(settings: Settings, given: HTTPAuthorizationCredentials | None) -> None:
+async def alertmanager_credentials(request: Request) -> None:
+    """Bearer token or basic auth, as Alertmanager's `http_config` sends them."""
+    settings: Settings = request.app.state.settings
     token, basic = settings.alertmanager_token, settings.alertmanager_basic_auth
     if token is None and basic is None:
         raise ServiceUnavailable(
             "Alertmanager ingestion is not configured: set MUSTER_ALERTMANAGER_TOKEN "
             "or MUSTER_ALERTMANAGER_BASIC_AUTH"
         )
-    scheme = given.scheme.lower() if given else ""
-    credentials = given.credentials.strip() if given else ""
+    scheme, credentials = get_authorization_scheme_param(request.headers.get("authorization"))
+    scheme, credentials = scheme.lower(), credentials.strip()
     if token is not None and scheme == "bearer":
         if same_secret(credentials, token.get_secret_value()):
             return
@@ -182,14 +185,6 @@ def _check_credentials(settings: Settings, given: HTTPAuthorizationCredentials |
     raise Unauthorized("Alertmanager credentials are missing or wrong")
 
 
-async def alertmanager_credentials(
-    request: Request,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
-    basic: Annotated[HTTPAuthorizationCredentials | None, Security(_basic)],
-) -> None:
-    _check_credentials(request.app.state.settings, bearer or basic)
-
-
 router = APIRouter(prefix=f"{API_PREFIX}/webhooks", tags=["webhooks"])
 
 
@@ -197,6 +192,7 @@ router = APIRouter(prefix=f"{API_PREFIX}/webhooks", tags=["webhooks"])
     "/alertmanager",
     response_model=AlertmanagerAck,
     dependencies=[Depends(alertmanager_credentials)],
+    openapi_extra=checked_by_route(_bearer, _basic),
     responses=responses(Unauthorized, UnsupportedMediaType, ServiceUnavailable),
 )
 async def receive_alertmanager(payload: AlertmanagerPayload, request: Request) -> AlertmanagerAck:
