@@ -1,7 +1,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Index, String, Text, text
+from sqlalchemy import FetchedValue, Index, String, Text, text
 from sqlmodel import Field, SQLModel
 
 from app.core.clock import utcnow
@@ -59,7 +59,9 @@ class Incident(SQLModel, table=True):
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    number: int = Field(unique=True)
+    # PostgreSQL: the sequence is the column's default, and the INSERT returns it
+    # (`eager_defaults`); SQLite: set by `_next_number`.
+    number: int = Field(unique=True, sa_column_kwargs={"server_default": FetchedValue()})
     title: str = Field(max_length=300)
     summary: str | None = Field(default=None, sa_type=Text)
     severity: Severity = Field(sa_type=String(8))
@@ -85,6 +87,8 @@ class Incident(SQLModel, table=True):
     mitigated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+    __mapper_args__ = {"eager_defaults": True}
 
     @property
     def reference(self) -> str:

@@ -14,7 +14,6 @@ from sqlalchemy import (
     func,
     literal_column,
     or_,
-    text,
     type_coerce,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
@@ -30,7 +29,7 @@ from app.core.events import EventType, emit
 from app.core.pagination import PageParams, Rows, paginate
 from app.deploys import service as deploys_service
 from app.deploys.models import Deploy
-from app.incidents.models import NUMBER_SEQUENCE, Counter, Incident
+from app.incidents.models import Counter, Incident
 from app.incidents.schemas import OUT_COLUMNS, IncidentCreate, IncidentOut, IncidentUpdate
 from app.incidents.state import OPEN, STAMPS, Severity, Status, allowed_moves, can_move
 from app.timeline import service as timeline_service
@@ -59,17 +58,16 @@ class IncidentFilters:
     open: bool | None = None
 
 
-async def _next_number(session: AsyncSession) -> int:
-    """The next human number.
+async def _next_number(session: AsyncSession) -> int | None:
+    """The next incident number; None on PostgreSQL, where the INSERT takes it.
 
-    PostgreSQL: a sequence, so concurrent creations never wait on one another; a
-    creation that fails after taking its number leaves a gap, which is rare. SQLite
-    has one writer: a counter row bumped in the creating transaction, gap-free.
+    PostgreSQL: a sequence (the column's default), so concurrent creations never wait
+    on one another; a creation that fails after taking its number leaves a gap, which
+    is rare. SQLite has one writer: a counter row bumped in the creating transaction,
+    gap-free.
     """
     if session.get_bind().dialect.name == "postgresql":
-        return int(
-            (await session.execute(text(f"SELECT nextval('{NUMBER_SEQUENCE}')"))).scalar_one()
-        )
+        return None
     statement = (
         sqlite_insert(Counter)
         .values(name="incident", value=1)
@@ -105,8 +103,8 @@ async def create_incident(
 ) -> Incident:
     started_at = data.started_at or utcnow()
     _not_future(started_at)
-    incident = Incident(
-        number=await _next_number(session),
+    number = await _next_number(session)
+    incident = Incident(  # type: ignore[call-arg]  # `number`: set below, or by the INSERT
         title=data.title,
         summary=data.summary,
         severity=data.severity,
@@ -117,6 +115,8 @@ async def create_incident(
         alert_group=alert_group,
         recurrence_of=recurrence_of.id if recurrence_of else None,
     )
+    if number is not None:
+        incident.number = number
     session.add(incident)
     await session.flush()
     checklist_service.create_checklist(session, incident, template)
