@@ -142,24 +142,34 @@ def _payload(incident: Incident, **extra: Any) -> dict[str, Any]:
     return {"incident": IncidentOut.of(incident).model_dump(mode="json"), **extra}
 
 
+def _where(ident: str) -> ColumnElement[bool]:
+    """The incident `ident` names: its UUID, its reference (`INC-42`) or its number."""
+    if match := _REFERENCE.match(ident):
+        return col(Incident.number) == int(match.group(1))
+    try:
+        return col(Incident.id) == uuid.UUID(ident)
+    except ValueError:
+        raise IncidentNotFound(f"No incident {ident!r}: use its id or reference (INC-42)") from None
+
+
 async def get_incident(session: AsyncSession, ident: str, *, for_update: bool = False) -> Incident:
     """By UUID, by reference (`INC-42`) or by number (`42`)."""
-    statement = select(Incident)
-    if match := _REFERENCE.match(ident):
-        statement = statement.where(col(Incident.number) == int(match.group(1)))
-    else:
-        try:
-            statement = statement.where(col(Incident.id) == uuid.UUID(ident))
-        except ValueError:
-            raise IncidentNotFound(
-                f"No incident {ident!r}: use its id or reference (INC-42)"
-            ) from None
+    statement = select(Incident).where(_where(ident))
     if for_update:
         statement = statement.with_for_update()
     incident = await session.scalar(statement)
     if incident is None:
         raise IncidentNotFound(f"No incident {ident}")
     return incident
+
+
+async def get_incident_id(session: AsyncSession, ident: str) -> uuid.UUID:
+    """Only the id of the incident `ident` names, for reads that need nothing more."""
+    connection = await session.connection()
+    found = await connection.scalar(select(Incident.id).where(_where(ident)))
+    if found is None:
+        raise IncidentNotFound(f"No incident {ident}")
+    return found
 
 
 def lists_any_service(

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import null, or_, update
 from sqlalchemy import select as select_columns
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -99,13 +99,15 @@ async def _insert_deliveries(session: AsyncSession, rows: list[dict[str, Any]]) 
 
 async def fan_out(session: AsyncSession, *, sre: SreTargets, limit: int) -> int:
     """Fan out up to `limit` events; returns how many events were handled."""
+    # An event's data is only read to route it to SRE: decoding it costs, under load.
+    data = col(OutboxEvent.data) if sre.urls else null()
     events = (
         await session.execute(
             select_columns(
                 col(OutboxEvent.seq),
                 col(OutboxEvent.id),
                 col(OutboxEvent.type),
-                col(OutboxEvent.data),
+                data,
                 col(OutboxEvent.occurred_at),
             )
             .where(col(OutboxEvent.fanned_out_at).is_(None))

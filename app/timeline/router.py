@@ -11,7 +11,7 @@ from app.core.db import SessionDep
 from app.core.errors import Forbidden, Unauthorized, UnsupportedMediaType, responses
 from app.core.pagination import Page, PageDep
 from app.core.security import ReadIncidents, WriteIncidents
-from app.incidents.deps import CurrentIncident, LockedIncident, WritableIncident
+from app.incidents.deps import CurrentIncidentId, LockedIncident, WritableIncident
 from app.incidents.service import IncidentNotFound
 from app.timeline import service
 from app.timeline.models import EntryKind
@@ -28,13 +28,13 @@ router = APIRouter(
 @router.get("", response_model=Page[EntryOut])
 async def list_timeline(
     session: SessionDep,
-    incident: CurrentIncident,
+    incident_uuid: CurrentIncidentId,
     page: PageDep,
     _: ReadIncidents,
     kind: Annotated[list[EntryKind] | None, Query(description="Repeat for several")] = None,
 ) -> Response:
     """The timeline in the order things happened (`occurred_at`, then insertion)."""
-    rows = await service.list_entries(session, incident, page, kinds=kind)
+    rows = await service.list_entries(session, incident_uuid, page, kinds=kind)
     return rows.to_response(entry_json)
 
 

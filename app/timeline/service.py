@@ -111,11 +111,15 @@ def add_entry(
 
 
 async def list_entries(
-    session: AsyncSession, incident: Incident, page: PageParams, *, kinds: list[EntryKind] | None
+    session: AsyncSession,
+    incident_id: uuid.UUID,
+    page: PageParams,
+    *,
+    kinds: list[EntryKind] | None,
 ) -> Rows[dict[str, Any]]:
     """Plain rows (no ORM objects): timelines are read far more often than written."""
     columns = (col(getattr(TimelineEntry, name)) for name in ENTRY_COLUMNS)
-    statement = select(*columns).where(col(TimelineEntry.incident_id) == incident.id)
+    statement = select(*columns).where(col(TimelineEntry.incident_id) == incident_id)
     if kinds:
         statement = statement.where(col(TimelineEntry.kind).in_(kinds))
     return await paginate(
