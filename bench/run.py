@@ -132,7 +132,7 @@ async def seed(dsn: str, start: int, end: int) -> None:
     try:
         await connection.execute(SEED_INCIDENTS, start, end)
         await connection.execute("SELECT setval('incident_number_seq', $1)", end)
-        await connection.execute("ANALYZE incidents")
+        await connection.execute("VACUUM ANALYZE incidents")  # no autovacuum mid-measurement
     finally:
         await connection.close()
 
@@ -158,7 +158,7 @@ async def seed_timeline(dsn: str, incident_id: str) -> None:
     connection = await asyncpg.connect(dsn)
     try:
         await connection.execute(SEED_TIMELINE, uuid.UUID(incident_id), TIMELINE)
-        await connection.execute("ANALYZE timeline_entries")
+        await connection.execute("VACUUM ANALYZE timeline_entries")
     finally:
         await connection.close()
 
