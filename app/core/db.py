@@ -142,9 +142,14 @@ class BatchingSession(Session):
         pending: dict[Table, list[dict[str, Any]]] | None = self.info.pop(_PENDING, None)
         if pending:
             connection = self.connection()
-            for table in SQLModel.metadata.sorted_tables:
-                if rows := pending.get(table):
-                    connection.execute(insert(table), rows)
+            for table in sorted(pending, key=_dependency_order().__getitem__):
+                connection.execute(insert(table), pending[table])
+
+
+@cache
+def _dependency_order() -> dict[Table, int]:
+    """Tables by foreign-key dependency, parents first (sorting them on every flush costs)."""
+    return {table: n for n, table in enumerate(SQLModel.metadata.sorted_tables)}
 
 
 @event.listens_for(BatchingSession, "before_commit")
