@@ -17,6 +17,11 @@ OPEN_PREDICATE = "alert_group IS NOT NULL AND status IN ({})".format(
 NUMBER_SEQUENCE = "incident_number_seq"
 
 
+def reference_of(number: int) -> str:
+    """How people name an incident: `INC-42`."""
+    return f"INC-{number}"
+
+
 class Counter(SQLModel, table=True):
     """Human numbers on SQLite: one row per sequence, bumped inside the creating transaction."""
 
@@ -92,4 +97,4 @@ class Incident(SQLModel, table=True):
 
     @property
     def reference(self) -> str:
-        return f"INC-{self.number}"
+        return reference_of(self.number)

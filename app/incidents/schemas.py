@@ -7,7 +7,7 @@ from sqlalchemy import Row
 
 from app.core.clock import AwareUTC
 from app.core.text import NOT_BLANK
-from app.incidents.models import Incident
+from app.incidents.models import Incident, reference_of
 from app.incidents.state import Severity, Status, allowed_moves
 
 Title = Annotated[str, Field(min_length=1, max_length=300), NOT_BLANK]
@@ -94,7 +94,7 @@ class IncidentOut(BaseModel):
     @computed_field(examples=["INC-42"])  # type: ignore[prop-decorator]
     @property
     def reference(self) -> str:
-        return f"INC-{self.number}"
+        return reference_of(self.number)
 
     @computed_field(description="Statuses a PATCH may move to now")  # type: ignore[prop-decorator]
     @property
@@ -113,6 +113,6 @@ _ALLOWED = {status: allowed_moves(status) for status in Status}
 
 def incident_json(data: dict[str, Any]) -> dict[str, Any]:
     """A row of OUT_COLUMNS as IncidentOut would dump it, without building the model."""
-    data["reference"] = f"INC-{data['number']}"
+    data["reference"] = reference_of(data["number"])
     data["allowed_transitions"] = _ALLOWED[data["status"]]
     return data

@@ -18,7 +18,7 @@ from app.core.clock import utcnow
 from app.core.errors import FieldProblem, InvalidInput, NotFound
 from app.core.events import EventType, emit
 from app.core.pagination import PageParams, Rows, paginate
-from app.incidents.models import Incident
+from app.incidents.models import Incident, reference_of
 from app.postmortems.models import (
     UNFINISHED,
     ActionItem,
@@ -72,7 +72,7 @@ async def describe(session: AsyncSession, items: Sequence[ActionItem]) -> list[A
         )
         numbers = dict(rows.all())
     return [
-        ActionItemOut.of(item, rollouts[item.id], f"INC-{numbers[item.incident_id]}")
+        ActionItemOut.of(item, rollouts[item.id], reference_of(numbers[item.incident_id]))
         for item in items
     ]
 

@@ -37,7 +37,7 @@ from app.core.clock import utcnow
 from app.core.db import UTCDateTime
 from app.core.events import EventType, emit
 from app.incidents import service as incident_service
-from app.incidents.models import Incident
+from app.incidents.models import Incident, reference_of
 from app.incidents.schemas import IncidentOut
 from app.postmortems import actions
 from app.postmortems.models import RolloutStatus
@@ -61,7 +61,7 @@ class Match:
 
     @property
     def reference(self) -> str:
-        return f"INC-{self.number}"
+        return reference_of(self.number)
 
     @property
     def reason(self) -> str:
