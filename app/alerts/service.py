@@ -31,7 +31,7 @@ from app.core.db import Database, add_row, insert_ignoring_conflict
 from app.core.pagination import PageParams, Rows, paginate
 from app.core.settings import Settings
 from app.incidents import service as incident_service
-from app.incidents.models import Incident
+from app.incidents.models import Incident, newest_match_first
 from app.incidents.schemas import IncidentCreate, IncidentUpdate
 from app.incidents.state import OPEN, Severity, Status
 from app.postmortems import recurrence
@@ -99,10 +99,18 @@ def _group(group_key: str) -> str:
     return hashlib.sha256(group_key.encode()).hexdigest()
 
 
+# Also plans this transaction's statements afresh on every execution: a plan cached
+# while `alerts` was small (a new install's first storm) would scan the whole table
+# until autovacuum next analyzed it.
+_LOCK_GROUP = text(
+    "SELECT pg_advisory_xact_lock(:key), set_config('plan_cache_mode', 'force_custom_plan', true)"
+)
+
+
 async def _lock_group(session: AsyncSession, group: str) -> None:
     if session.get_bind().dialect.name == "postgresql":
         key = int.from_bytes(bytes.fromhex(group[:16]), "big", signed=True)
-        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+        await session.execute(_LOCK_GROUP, {"key": key})
 
 
 def severity_of(alerts: Sequence[IncomingAlert], settings: Settings) -> Severity:
@@ -172,25 +180,24 @@ def _previous_lookup() -> SelectOfScalar[Incident]:
     round trip; one `OR` would scan every incident.
     """
     ended = col(Incident.status).not_in(OPEN)
-    newest = col(Incident.created_at).desc()
     by_group = (
-        select(Incident.id, Incident.created_at)
+        select(Incident.id, Incident.number)
         .where(ended, col(Incident.alert_group) == _GROUP)
-        .order_by(newest)
+        .order_by(newest_match_first())
         .limit(1)
     )
     by_alert = (
-        select(Incident.id, Incident.created_at)
+        select(Incident.id, Incident.number)
         .join(Alert, col(Alert.incident_id) == col(Incident.id))
         .where(ended, col(Alert.fingerprint).in_(_FINGERPRINTS))
-        .order_by(newest)
+        .order_by(newest_match_first())
         .limit(1)
     )
     both = union_all(by_group.subquery().select(), by_alert.subquery().select()).subquery()
     return (
         select(Incident)
         .join(both, both.c.id == col(Incident.id))
-        .order_by(both.c.created_at.desc())
+        .order_by(both.c.number.desc())
         .limit(1)
     )
 

@@ -1,8 +1,8 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import FetchedValue, Index, String, Text, text
-from sqlmodel import Field, SQLModel
+from sqlalchemy import FetchedValue, Index, String, Text, UnaryExpression, text
+from sqlmodel import Field, SQLModel, col
 
 from app.core.clock import utcnow
 from app.core.db import JSONType, UTCDateTime, postgresql_only
@@ -98,3 +98,15 @@ class Incident(SQLModel, table=True):
     @property
     def reference(self) -> str:
         return reference_of(self.number)
+
+
+def newest_match_first() -> UnaryExpression[int]:
+    """Newest incident first, for a look-up that keeps only its first match.
+
+    Ordered by an expression, not by an indexed column: with `LIMIT 1`, ordering by an
+    indexed column tempts the planner to walk every incident backwards in search of a
+    rare match (and when statistics lag a fast-growing table, it does). This way the
+    look-up starts from the few matching rows, so its cost follows the matches, not the
+    size of the table. Numbers grow with creation, so this is creation order.
+    """
+    return (col(Incident.number) + 0).desc()

@@ -37,7 +37,7 @@ from app.core.clock import utcnow
 from app.core.db import UTCDateTime
 from app.core.events import EventType, emit
 from app.incidents import service as incident_service
-from app.incidents.models import Incident, reference_of
+from app.incidents.models import Incident, newest_match_first, reference_of
 from app.incidents.schemas import IncidentOut
 from app.postmortems import actions
 from app.postmortems.models import RolloutStatus
@@ -150,8 +150,8 @@ def _lookups(dialect: str, by_name: bool, by_fingerprint: bool) -> CompoundSelec
             .join(Alert, col(Alert.incident_id) == col(Incident.id))
             .where(earlier, col(Alert.fingerprint).in_(bindparam("fingerprints", expanding=True)))
         )
-    newest = (col(Incident.number).desc(),)
-    return union_all(*(select(q.order_by(*newest).limit(1).subquery()) for q in lookups))
+    newest = newest_match_first()
+    return union_all(*(select(q.order_by(newest).limit(1).subquery()) for q in lookups))
 
 
 async def link_recurrence(
