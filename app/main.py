@@ -29,6 +29,7 @@ from app.deploys.router import router as deploys_router
 from app.deploys.router import suspects_router
 from app.incidents.router import router as incidents_router
 from app.integrations.alertmanager import router as alertmanager_router
+from app.integrations.alertmanager import seen_notifications
 from app.integrations.router import router as webhooks_router
 from app.notifications.dispatcher import Dispatcher
 from app.notifications.router import deliveries_router, events_router
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.api_keys = KeyCache(settings.api_key_cache_seconds)
+    app.state.seen_notifications = seen_notifications()
     app.state.checklist_template = load_template(settings.checklist_template)
     app.state.metrics = Metrics()
     install_error_handlers(app)

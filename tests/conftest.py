@@ -105,9 +105,11 @@ async def app(backend: str, session_tmp: Path) -> AsyncIterator[FastAPI]:
 
 @pytest.fixture
 async def database(app: FastAPI) -> AsyncIterator[Database]:
-    """The app's database; every table is emptied after the test."""
+    """The app's database; every table is emptied after the test, and with it what the
+    app remembers of their rows."""
     database: Database = app.state.database
     yield database
+    app.state.seen_notifications.clear()
     async with database.engine.begin() as connection:
         for table in reversed(metadata.sorted_tables):
             await connection.execute(delete(table))

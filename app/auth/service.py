@@ -1,7 +1,6 @@
 """API keys: created hashed, looked up by their public prefix, compared in constant time."""
 
 import hmac
-import time
 import uuid
 from datetime import timedelta
 
@@ -9,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.auth.models import ApiKey
+from app.core.cache import ExpiringCache
 from app.core.clock import utcnow
 from app.core.errors import NotFound
 from app.core.pagination import PageParams, Rows, paginate
@@ -56,7 +56,7 @@ async def revoke_api_key(session: AsyncSession, *, key_id: uuid.UUID) -> ApiKey:
     return api_key
 
 
-class KeyCache:
+class KeyCache(ExpiringCache[str, Principal]):
     """Keys recently found valid, by the hash of the key: most requests skip the look-up.
 
     A key revoked by this process stops working here at once (`clear`); other
@@ -64,24 +64,7 @@ class KeyCache:
     """
 
     def __init__(self, seconds: float, size: int = 1024) -> None:
-        self.seconds, self.size = seconds, size
-        self._valid: dict[str, tuple[Principal, float]] = {}
-
-    def get(self, key_hash: str) -> Principal | None:
-        found = self._valid.get(key_hash)
-        if found is None or found[1] < time.monotonic():
-            return None
-        return found[0]
-
-    def put(self, key_hash: str, principal: Principal) -> None:
-        if self.seconds <= 0:
-            return
-        if len(self._valid) >= self.size:
-            self._valid.clear()
-        self._valid[key_hash] = (principal, time.monotonic() + self.seconds)
-
-    def clear(self) -> None:
-        self._valid.clear()
+        super().__init__(seconds, size)
 
 
 async def authenticate(

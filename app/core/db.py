@@ -8,7 +8,19 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import Depends, Request
-from sqlalchemy import JSON, DateTime, Dialect, Index, Insert, Table, event, insert
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Dialect,
+    Index,
+    Insert,
+    Table,
+    TextClause,
+    bindparam,
+    event,
+    insert,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import Insert as PostgresInsert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -91,7 +103,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _json_dumps(value: Any) -> str:
-    return orjson.dumps(value).decode()
+    # default=str: asyncpg's own UUID type, which orjson does not know (read ids
+    # end up in queued rows, see `_insert_everything`)
+    return orjson.dumps(value, default=str).decode()
 
 
 # orjson for JSON columns: labels, data and payloads are (de)serialised on every row.
@@ -140,9 +154,16 @@ class BatchingSession(Session):
     def flush(self, objects: Any = None) -> None:
         super().flush(objects)
         pending: dict[Table, list[dict[str, Any]]] | None = self.info.pop(_PENDING, None)
-        if pending:
-            connection = self.connection()
-            for table in sorted(pending, key=_dependency_order().__getitem__):
+        if not pending:
+            return
+        tables = sorted(pending, key=_dependency_order().__getitem__)
+        connection = self.connection()
+        if connection.dialect.name == "postgresql":
+            shape = tuple((table, tuple(pending[table][0])) for table in tables)
+            rows = {f"rows_{n}": pending[table] for n, table in enumerate(tables)}
+            connection.execute(_insert_everything(shape), rows)
+        else:
+            for table in tables:
                 connection.execute(insert(table), pending[table])
 
 
@@ -150,6 +171,25 @@ class BatchingSession(Session):
 def _dependency_order() -> dict[Table, int]:
     """Tables by foreign-key dependency, parents first (sorting them on every flush costs)."""
     return {table: n for n, table in enumerate(SQLModel.metadata.sorted_tables)}
+
+
+@cache
+def _insert_everything(shape: tuple[tuple[Table, tuple[str, ...]], ...]) -> TextClause:
+    """PostgreSQL: the queued rows of every table in one statement, one round trip.
+
+    Each table's rows are bound as one JSON array and expanded by
+    `jsonb_populate_recordset`; foreign keys are checked at the end of the statement,
+    when every row is in. Built once per shape: the tables and their rows' columns.
+    """
+    inserts = []
+    for n, (table, columns) in enumerate(shape):
+        names = ", ".join(f'"{column}"' for column in columns)
+        inserts.append(
+            f'i{n} AS (INSERT INTO "{table.name}" ({names}) SELECT {names} '
+            f'FROM jsonb_populate_recordset(NULL::"{table.name}", :rows_{n}))'
+        )
+    statement = text(f"WITH {', '.join(inserts)} SELECT 1")
+    return statement.bindparams(*(bindparam(f"rows_{n}", type_=JSONB) for n in range(len(shape))))
 
 
 @event.listens_for(BatchingSession, "before_commit")

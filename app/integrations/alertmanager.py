@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints,
 from app.alerts import service
 from app.alerts.models import AlertStatus
 from app.core.api import API_PREFIX
+from app.core.cache import ExpiringCache
 from app.core.clock import AwareUTC
 from app.core.db import Database
 from app.core.errors import (
@@ -185,6 +186,15 @@ async def alertmanager_credentials(request: Request) -> None:
     raise Unauthorized("Alertmanager credentials are missing or wrong")
 
 
+def seen_notifications() -> ExpiringCache[str, bool]:
+    """Digests of notifications this process has seen committed, for `app.state`.
+
+    They are in the database for good, so a repeat found here is answered without a
+    round trip; other replicas find it there. The unique digest still settles races.
+    """
+    return ExpiringCache(seconds=600, size=10_000)
+
+
 router = APIRouter(prefix=f"{API_PREFIX}/webhooks", tags=["webhooks"])
 
 
@@ -197,11 +207,13 @@ router = APIRouter(prefix=f"{API_PREFIX}/webhooks", tags=["webhooks"])
 )
 async def receive_alertmanager(payload: AlertmanagerPayload, request: Request) -> AlertmanagerAck:
     """Alertmanager webhook: opens, groups, updates and mitigates incidents; 200 when accepted."""
-    # No session dependency: most of a storm is repeats, answered from one read
-    # before any transaction is opened.
+    # No session dependency: most of a storm is repeats (HA twins, retries, repeat
+    # intervals), answered from memory or from one read before any transaction opens.
     notification = payload.to_notification()
     database: Database = request.app.state.database
-    if await service.seen_before(database, notification):
+    seen: ExpiringCache[str, bool] = request.app.state.seen_notifications
+    if seen.get(notification.digest) or await service.seen_before(database, notification):
+        seen.put(notification.digest, True)
         return AlertmanagerAck(status="duplicate", opened=[], updated=[])
     async with database.sessionmaker() as session, session.begin():
         outcome = await service.ingest(
@@ -210,6 +222,7 @@ async def receive_alertmanager(payload: AlertmanagerPayload, request: Request) -
             settings=request.app.state.settings,
             template=request.app.state.checklist_template,
         )
+    seen.put(notification.digest, True)  # committed
     return AlertmanagerAck(
         status="duplicate" if outcome.duplicate else "accepted",
         opened=[i.reference for i in outcome.opened],

@@ -7,6 +7,7 @@ import json
 
 import httpx
 import pytest
+from sqlalchemy import event
 
 from app.main import create_app
 from tests.conftest import ALERTMANAGER_TOKEN, FIXTURES, make_settings
@@ -57,8 +58,11 @@ async def test_a_firing_notification_opens_one_incident(client):
     assert sorted(kinds) == ["alert_firing", "alert_firing", "incident_created"]
 
 
-async def test_the_same_notification_twice_changes_nothing(client, database):
+@pytest.mark.parametrize("remembered", [True, False], ids=["same-process", "other-replica"])
+async def test_the_same_notification_twice_changes_nothing(client, app, database, remembered):
     await send(client, FIRING)
+    if not remembered:  # a replica that did not take the first has only the database
+        app.state.seen_notifications.clear()
     before = {
         t: await count_rows(database, t)
         for t in ("incidents", "alerts", "timeline_entries", "outbox_events")
@@ -67,6 +71,26 @@ async def test_the_same_notification_twice_changes_nothing(client, database):
     assert again.status_code == 200
     assert again.json() == {"status": "duplicate", "opened": [], "updated": []}
     assert {t: await count_rows(database, t) for t in before} == before
+
+
+async def test_a_repeat_this_process_committed_costs_no_database_round_trip(client, database):
+    await send(client, FIRING)
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    event.listen(database.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        again = await send(client, FIRING)
+        after_repeat = list(statements)
+        other = await send(client, RESOLVED)  # new to this process: read, then processed
+    finally:
+        event.remove(database.engine.sync_engine, "before_cursor_execute", record)
+    assert again.json()["status"] == "duplicate"
+    assert after_repeat == []
+    assert other.json()["status"] == "accepted"
+    assert sum("alert_notifications" in s for s in statements) == 2  # the read, the claim
 
 
 async def test_resolution_of_every_alert_mitigates_the_incident(client):
