@@ -27,7 +27,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from app.alerts.models import Alert, AlertNotification, AlertStatus
 from app.checklists.template import ChecklistTemplate
 from app.core.clock import utcnow
-from app.core.db import Database, add_row, insert_ignoring_conflict
+from app.core.db import Database, UTCDateTime, add_row, insert_ignoring_conflict
 from app.core.pagination import PageParams, Rows, paginate
 from app.core.settings import Settings
 from app.incidents import service as incident_service
@@ -99,18 +99,43 @@ def _group(group_key: str) -> str:
     return hashlib.sha256(group_key.encode()).hexdigest()
 
 
-# Also plans this transaction's statements afresh on every execution: a plan cached
-# while `alerts` was small (a new install's first storm) would scan the whole table
-# until autovacuum next analyzed it.
-_LOCK_GROUP = text(
-    "SELECT pg_advisory_xact_lock(:key), set_config('plan_cache_mode', 'force_custom_plan', true)"
-)
+# PostgreSQL: the notification is claimed under its group's lock, in one statement.
+# The transaction's statements are also planned afresh on every execution: a plan
+# cached while `alerts` was small (a new install's first storm) would scan the whole
+# table until autovacuum next analyzed it.
+_CLAIM_LOCKED = text(
+    """
+    INSERT INTO alert_notifications (id, digest, group_key, status, alert_count, received_at)
+    SELECT :id, :digest, :group_key, :status, :alert_count, :received_at
+    FROM (SELECT pg_advisory_xact_lock(:lock),
+                 set_config('plan_cache_mode', 'force_custom_plan', true)) AS locked
+    ON CONFLICT (digest) DO NOTHING
+    RETURNING id
+    """
+).bindparams(bindparam("received_at", type_=UTCDateTime()))
 
 
-async def _lock_group(session: AsyncSession, group: str) -> None:
-    if session.get_bind().dialect.name == "postgresql":
-        key = int.from_bytes(bytes.fromhex(group[:16]), "big", signed=True)
-        await session.execute(_LOCK_GROUP, {"key": key})
+async def _claim(session: AsyncSession, notification: Notification, group: str) -> bool:
+    """Record the notification; False when it already was (a retry, repeat or twin).
+
+    Concurrent notifications of one group are serialised: on PostgreSQL by a
+    transaction-scoped advisory lock on the group, on SQLite by its single writer.
+    """
+    row = {
+        "id": uuid.uuid4(),
+        "digest": notification.digest,
+        "group_key": notification.group_key,
+        "status": notification.status,
+        "alert_count": len(notification.alerts),
+        "received_at": utcnow(),
+    }
+    if session.get_bind().dialect.name != "postgresql":
+        return await insert_ignoring_conflict(
+            session, AlertNotification, row, conflict_on=["digest"]
+        )
+    lock = int.from_bytes(bytes.fromhex(group[:16]), "big", signed=True)
+    claimed = await session.execute(_CLAIM_LOCKED, row | {"lock": lock})
+    return claimed.first() is not None
 
 
 def severity_of(alerts: Sequence[IncomingAlert], settings: Settings) -> Severity:
@@ -217,9 +242,7 @@ class _Ingest:
         self.firing: set[uuid.UUID] = set()  # incidents this notification has a firing alert on
         self.touched: dict[uuid.UUID, Incident] = {}
 
-    async def run(self, notification: Notification) -> Outcome:
-        group = _group(notification.group_key)
-        await _lock_group(self.session, group)
+    async def run(self, notification: Notification, group: str) -> Outcome:
         fingerprints = [a.fingerprint for a in notification.alerts]
         found = await self.session.execute(_KNOWN, {"fingerprints": fingerprints})
         known = {alert.fingerprint: (alert, incident) for alert, incident in found.all()}
@@ -390,22 +413,10 @@ async def ingest(
     settings: Settings,
     template: ChecklistTemplate,
 ) -> Outcome:
-    first_time = await insert_ignoring_conflict(
-        session,
-        AlertNotification,
-        {
-            "id": uuid.uuid4(),
-            "digest": notification.digest,
-            "group_key": notification.group_key,
-            "status": notification.status,
-            "alert_count": len(notification.alerts),
-            "received_at": utcnow(),
-        },
-        conflict_on=["digest"],
-    )
-    if not first_time:
+    group = _group(notification.group_key)
+    if not await _claim(session, notification, group):
         return Outcome(duplicate=True)
-    return await _Ingest(session, settings, template).run(notification)
+    return await _Ingest(session, settings, template).run(notification, group)
 
 
 async def list_alerts(session: AsyncSession, incident: Incident, page: PageParams) -> Rows[Alert]:
