@@ -133,6 +133,7 @@ async def seed(dsn: str, start: int, end: int) -> None:
         await connection.execute(SEED_INCIDENTS, start, end)
         await connection.execute("SELECT setval('incident_number_seq', $1)", end)
         await connection.execute("VACUUM ANALYZE incidents")  # no autovacuum mid-measurement
+        await connection.execute("CHECKPOINT")  # nor the seeding's checkpoint
     finally:
         await connection.close()
 
@@ -159,6 +160,7 @@ async def seed_timeline(dsn: str, incident_id: str) -> None:
     try:
         await connection.execute(SEED_TIMELINE, uuid.UUID(incident_id), TIMELINE)
         await connection.execute("VACUUM ANALYZE timeline_entries")
+        await connection.execute("CHECKPOINT")
     finally:
         await connection.close()
 
