@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 
-from sqlalchemy import BindParameter, Table, bindparam, func, text, union_all
+from sqlalchemy import BindParameter, bindparam, func, text, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -27,7 +27,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from app.alerts.models import Alert, AlertNotification, AlertStatus
 from app.checklists.template import ChecklistTemplate
 from app.core.clock import utcnow
-from app.core.db import Database, UTCDateTime, add_row, insert_ignoring_conflict
+from app.core.db import Database, UTCDateTime, add_row, insert_ignoring_conflict, table_of
 from app.core.pagination import PageParams, Rows, paginate
 from app.core.settings import Settings
 from app.incidents import service as incident_service
@@ -41,7 +41,7 @@ from app.timeline.models import EntryKind
 ACTOR = "alertmanager"
 SOURCE = "alertmanager"
 _SEVERITY_RANK = {s: n for n, s in enumerate(Severity)}  # sev1 is the most severe
-_ALERTS: Table = Alert.__table__  # type: ignore[attr-defined]
+_ALERTS = table_of(Alert)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 
 import uuid
 
-from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -10,7 +9,7 @@ from app.checklists.models import ChecklistItem
 from app.checklists.schemas import ChecklistItemUpdate
 from app.checklists.template import ChecklistTemplate
 from app.core.clock import utcnow
-from app.core.db import add_row
+from app.core.db import add_row, table_of
 from app.core.errors import NotFound
 from app.core.pagination import PageParams, Rows, paginate
 from app.incidents.models import Incident
@@ -18,7 +17,7 @@ from app.timeline import service as timeline_service
 from app.timeline.models import EntryKind
 
 AUTOMATIC = "muster"
-_ITEMS: Table = ChecklistItem.__table__  # type: ignore[attr-defined]
+_ITEMS = table_of(ChecklistItem)
 
 
 class ChecklistItemNotFound(NotFound):

@@ -51,6 +51,12 @@ SQLModel.metadata.naming_convention = {
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
 
+def table_of(model: type[SQLModel]) -> Table:
+    """The table of a table model, typed (SQLModel does not declare `__table__`)."""
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return table
+
+
 def postgresql_only(index: Index) -> Index:
     """An index that exists on PostgreSQL only (GIN and the like); migrations agree."""
     index.info["dialect"] = "postgresql"
@@ -286,7 +292,8 @@ async def insert_ignoring_conflict(
     so exactly one of any number of concurrent callers wins. The statement is built
     once per table and the values are bound at execution (it is on hot paths).
     """
-    table: Table = model.__table__  # type: ignore[attr-defined]
-    statement = _insert_ignoring(session.get_bind().dialect.name, table, tuple(conflict_on))
+    statement = _insert_ignoring(
+        session.get_bind().dialect.name, table_of(model), tuple(conflict_on)
+    )
     result = await session.execute(statement, values)
     return result.first() is not None

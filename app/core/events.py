@@ -10,12 +10,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, FetchedValue, Index, Integer, Table, text
+from sqlalchemy import BigInteger, FetchedValue, Index, Integer, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
 from app.core.clock import utcnow
-from app.core.db import JSONType, UTCDateTime, add_row
+from app.core.db import JSONType, UTCDateTime, add_row, table_of
 
 
 class EventType(StrEnum):
@@ -72,7 +72,7 @@ class OutboxEvent(SQLModel, table=True):
     fanned_out_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
-_OUTBOX: Table = OutboxEvent.__table__  # type: ignore[attr-defined]
+_OUTBOX = table_of(OutboxEvent)
 
 
 def emit(

@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     String,
-    Table,
     bindparam,
     exists,
     func,
@@ -25,6 +24,7 @@ from sqlmodel import col, select
 from app.checklists import service as checklist_service
 from app.checklists.template import ChecklistTemplate
 from app.core.clock import utcnow
+from app.core.db import table_of
 from app.core.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from app.core.events import EventType, emit
 from app.core.pagination import PageParams, Rows, paginate
@@ -190,7 +190,7 @@ def _escape_like(text: str) -> str:
 
 # Table columns, not ORM attributes: a result of ORM-annotated columns is matched to
 # its cached compiled form column by column on every request, at a cost.
-_INCIDENTS: Table = Incident.__table__  # type: ignore[attr-defined]
+_INCIDENTS = table_of(Incident)
 _LIST = select(*(_INCIDENTS.c[name] for name in OUT_COLUMNS))
 
 

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.core.clock import utcnow
-from app.core.db import upsert_insert
+from app.core.db import table_of, upsert_insert
 from app.core.events import OutboxEvent
 from app.notifications.formats import concerns_sre
 from app.notifications.models import CLAIMABLE, Delivery, DeliveryStatus, Format, Subscription
@@ -89,7 +89,7 @@ class Outcome:
 
 
 async def _insert_deliveries(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    table = Delivery.__table__  # type: ignore[attr-defined]
+    table = table_of(Delivery)
     for start in range(0, len(rows), INSERT_CHUNK):
         statement = upsert_insert(session, table).values(rows[start : start + INSERT_CHUNK])
         await session.execute(

@@ -4,12 +4,11 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.core.clock import utcnow
-from app.core.db import add_row
+from app.core.db import add_row, table_of
 from app.core.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from app.core.events import EventType, emit
 from app.core.pagination import PageParams, Rows, paginate
@@ -18,7 +17,9 @@ from app.timeline.models import HUMAN_KINDS, EntryKind, TimelineEntry
 from app.timeline.schemas import ENTRY_COLUMNS, EntryCreate, EntryOut, EntryUpdate
 
 CLOCK_SKEW = timedelta(minutes=2)
-_ENTRIES: Table = TimelineEntry.__table__  # type: ignore[attr-defined]
+_ENTRIES = table_of(TimelineEntry)
+# Table columns, not ORM attributes, as for the incident list (see `list_incidents`).
+_LIST = select(*(_ENTRIES.c[name] for name in ENTRY_COLUMNS))
 
 
 class EntryNotFound(NotFound):
@@ -118,8 +119,7 @@ async def list_entries(
     kinds: list[EntryKind] | None,
 ) -> Rows[dict[str, Any]]:
     """Plain rows (no ORM objects): timelines are read far more often than written."""
-    columns = (col(getattr(TimelineEntry, name)) for name in ENTRY_COLUMNS)
-    statement = select(*columns).where(col(TimelineEntry.incident_id) == incident_id)
+    statement = _LIST.where(col(TimelineEntry.incident_id) == incident_id)
     if kinds:
         statement = statement.where(col(TimelineEntry.kind).in_(kinds))
     return await paginate(
