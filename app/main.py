@@ -55,6 +55,28 @@ are pages `{"items": [...], "next_cursor": ...}`; pass `next_cursor` back as `cu
 """
 
 
+# Swagger UI's sections, in this order; independent of the routing order below.
+_SECTIONS = {
+    "incidents": "Open, find, update and move incidents through their states",
+    "participants": "Who joined an incident, in which role",
+    "timeline": "Everything done and seen, in order",
+    "checklist": "The incident's response checklist",
+    "rollback-reviews": "Rollbacks proposed and approved by a second person",
+    "alerts": "Alertmanager alerts attached to an incident",
+    "action-items": "Prevention measures, tracked across services",
+    "postmortems": "The postmortem drafted from the record; recurrences",
+    "reports": "How fast the team acknowledges, engages, mitigates, resolves",
+    "webhooks": "Inbound: Alertmanager, GitHub, GitLab and any CI",
+    "deploys": "Release history from CI, and the deploys suspected of an incident",
+    "subscriptions": "Signed outbound webhooks",
+    "deliveries": "Each outbound webhook delivery and its attempts",
+    "events": "A live stream of the events Muster emits",
+    "api-keys": "API keys and their scopes",
+    "operations": "Health, readiness and metrics",
+}
+TAGS = [{"name": name, "description": about} for name, about in _SECTIONS.items()]
+
+
 def _operation_id(route: APIRoute) -> str:
     tag = str(route.tags[0]) if route.tags else "default"
     return f"{tag}-{route.name.replace('_', '-')}"
@@ -97,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         generate_unique_id_function=_operation_id,
         webhooks=webhooks(),
+        openapi_tags=TAGS,
     )
     app.state.settings = settings
     app.state.api_keys = KeyCache(settings.api_key_cache_seconds)
@@ -113,7 +136,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
 
+    # Routes are matched in order, one by one: the storm's endpoint goes first.
     api_routers = (
+        alertmanager_router,
         incidents_router,
         participants_router,
         timeline_router,
@@ -124,7 +149,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         postmortems.items,
         postmortems.postmortems,
         reports_router,
-        alertmanager_router,
         deploys_router,
         suspects_router,
         webhooks_router,
