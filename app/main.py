@@ -1,5 +1,6 @@
 """The application factory: routers, middleware, error handlers and the lifespan."""
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
@@ -77,6 +78,17 @@ _SECTIONS = {
 TAGS = [{"name": name, "description": about} for name, about in _SECTIONS.items()]
 
 
+# A request allocates thousands of objects and frees almost all of them by reference
+# counting, but with 32 requests in flight the allocation count crosses CPython's
+# default threshold (700) over a hundred times a second. Each collection promotes the
+# live request objects, and the oldest generation, which also holds the whole
+# framework, is then scanned every second or so, in pauses of about 100 ms. Under the
+# benchmark's timeline load that was 11 % of the time and doubled the p99. With these
+# thresholds collections are rare. Cyclic garbage is still collected, after 50 000
+# objects instead of 700.
+GC_THRESHOLDS = (50_000, 20, 10)
+
+
 def _operation_id(route: APIRoute) -> str:
     tag = str(route.tags[0]) if route.tags else "default"
     return f"{tag}-{route.name.replace('_', '-')}"
@@ -87,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        gc.set_threshold(*GC_THRESHOLDS)
         database = Database.from_settings(settings)
         if settings.auto_migrate:
             await migrations.upgrade(database.engine)
