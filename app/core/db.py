@@ -33,10 +33,10 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import Session
-from sqlalchemy.pool import AsyncAdaptedQueuePool
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
 
+from app.core.pool import FairAsyncPool
 from app.core.settings import Settings
 
 # Stable constraint names on both backends; set before any table model is defined.
@@ -128,7 +128,7 @@ def make_engine(settings: Settings) -> AsyncEngine:
         # One connection: SQLite has one writer, and a bigger pool only adds queueing latency.
         engine = create_async_engine(
             settings.database_url,
-            poolclass=AsyncAdaptedQueuePool,
+            poolclass=FairAsyncPool,
             pool_size=1,
             max_overflow=0,
             **_JSON_CODEC,
@@ -137,6 +137,7 @@ def make_engine(settings: Settings) -> AsyncEngine:
         return engine
     return create_async_engine(
         settings.database_url,
+        poolclass=FairAsyncPool,
         # A fixed pool: overflow connections would be opened and closed per burst,
         # and a new connection (TLS negotiation included) costs more than waiting.
         pool_size=settings.db_pool_size,
