@@ -16,7 +16,7 @@ from typing import Annotated, Any, Generic, TypeVar, cast
 import orjson
 from fastapi import Depends, Query, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import Select, literal, tuple_
+from sqlalchemy import Integer, Select, bindparam, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, Mapped
 from sqlmodel.sql.expression import SelectOfScalar
@@ -110,6 +110,60 @@ def _decode(cursor: str, keys: Sequence[InstrumentedAttribute[Any]]) -> list[Any
         ) from None
 
 
+class Keyset(Generic[U]):
+    """Pages of `statement` ordered by `columns` (unique together), after a cursor.
+
+    The statements of the first page and of the pages after a cursor are derived once,
+    here, with the page size and the cursor's values bound at execution: a `Keyset`
+    made at import is neither rebuilt nor keyed again for SQLAlchemy's statement cache
+    on each request. `plain_rows`: the statement selects columns, not an entity; its
+    rows come back as dicts, run on the session's connection without the ORM.
+    """
+
+    def __init__(
+        self,
+        statement: Select[tuple[U]] | SelectOfScalar[U],
+        *columns: Mapped[Any],
+        descending: bool = True,
+        plain_rows: bool = False,
+    ) -> None:
+        self.keys = [cast(InstrumentedAttribute[Any], column) for column in columns]
+        self.plain_rows = plain_rows
+        row_key = tuple_(*self.keys)
+        cursor = tuple_(*(bindparam(f"after_{i}", type_=k.type) for i, k in enumerate(self.keys)))
+        order = [k.desc() if descending else k.asc() for k in self.keys]
+        size = bindparam("page_size", type_=Integer())
+        self.first = statement.order_by(*order).limit(size)
+        self.after = (
+            statement.where(row_key < cursor if descending else row_key > cursor)
+            .order_by(*order)
+            .limit(size)
+        )
+
+    async def page(
+        self, session: AsyncSession, params: PageParams, binds: dict[str, Any] | None = None
+    ) -> Rows[U]:
+        """One page; `binds` are the values of the statement's own parameters."""
+        bound = {**(binds or {}), "page_size": params.limit + 1}
+        statement = self.first
+        if params.cursor is not None:
+            statement = self.after
+            after = _decode(params.cursor, self.keys)
+            bound.update({f"after_{i}": value for i, value in enumerate(after)})
+        rows: Sequence[Any]
+        if self.plain_rows:
+            result = await (await session.connection()).execute(statement, bound)
+            names = list(result.keys())
+            rows = [dict(zip(names, row, strict=True)) for row in result.all()]
+        else:
+            rows = (await session.execute(statement, bound)).scalars().all()
+        if len(rows) <= params.limit:
+            return Rows(rows, None)
+        last = rows[params.limit - 1]
+        values = [last[k.key] if self.plain_rows else getattr(last, k.key) for k in self.keys]
+        return Rows(rows[: params.limit], _encode(values))
+
+
 async def paginate(
     session: AsyncSession,
     statement: Select[tuple[U]] | SelectOfScalar[U],
@@ -118,28 +172,6 @@ async def paginate(
     descending: bool = True,
     plain_rows: bool = False,
 ) -> Rows[U]:
-    """Run `statement` ordered by `columns` (unique together), one page after `params.cursor`.
-
-    `plain_rows`: the statement selects columns, not an entity; return its rows as
-    dicts, run on the session's connection without the ORM (hot read paths).
-    """
-    keys = [cast(InstrumentedAttribute[Any], column) for column in columns]
-    if params.cursor is not None:
-        after = _decode(params.cursor, keys)
-        row_key = tuple_(*keys)
-        bound = tuple_(*(literal(v, type_=k.type) for k, v in zip(keys, after, strict=True)))
-        statement = statement.where(row_key < bound if descending else row_key > bound)
-    order = [k.desc() if descending else k.asc() for k in keys]
-    statement = statement.order_by(*order).limit(params.limit + 1)
-    rows: Sequence[Any]
-    if plain_rows:
-        result = await (await session.connection()).execute(statement)
-        names = list(result.keys())
-        rows = [dict(zip(names, row, strict=True)) for row in result.all()]
-    else:
-        rows = (await session.execute(statement)).scalars().all()
-    if len(rows) <= params.limit:
-        return Rows(rows, None)
-    last = rows[params.limit - 1]
-    values = [last[k.key] if plain_rows else getattr(last, k.key) for k in keys]
-    return Rows(rows[: params.limit], _encode(values))
+    """A page of a statement built for this request (see `Keyset`)."""
+    pages = Keyset(statement, *columns, descending=descending, plain_rows=plain_rows)
+    return await pages.page(session, params)

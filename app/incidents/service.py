@@ -27,7 +27,7 @@ from app.core.clock import utcnow
 from app.core.db import table_of
 from app.core.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from app.core.events import EventType, emit
-from app.core.pagination import PageParams, Rows, paginate
+from app.core.pagination import Keyset, PageParams, Rows, paginate
 from app.deploys import service as deploys_service
 from app.deploys.models import Deploy
 from app.incidents.models import Counter, Incident
@@ -143,22 +143,31 @@ def _payload(incident: Incident, **extra: Any) -> dict[str, Any]:
     return {"incident": IncidentOut.of(incident).model_dump(mode="json"), **extra}
 
 
-def _where(ident: str) -> ColumnElement[bool]:
-    """The incident `ident` names: its UUID, its reference (`INC-42`) or its number."""
+def _key(ident: str) -> tuple[str, int | uuid.UUID]:
+    """What `ident` names an incident by: its UUID, or its reference (`INC-42`) or number."""
     if match := _REFERENCE.match(ident):
-        return col(Incident.number) == int(match.group(1))
+        return "number", int(match.group(1))
     try:
-        return col(Incident.id) == uuid.UUID(ident)
+        return "id", uuid.UUID(ident)
     except ValueError:
         raise IncidentNotFound(f"No incident {ident!r}: use its id or reference (INC-42)") from None
 
 
+# Built once per key, the value bound at execution: incidents are looked up on almost
+# every request.
+_BY = {
+    "number": col(Incident.number) == bindparam("key"),
+    "id": col(Incident.id) == bindparam("key"),
+}
+_GET = {key: select(Incident).where(where) for key, where in _BY.items()}
+_GET_LOCKED = {key: statement.with_for_update() for key, statement in _GET.items()}
+_GET_ID = {key: select(col(Incident.id)).where(where) for key, where in _BY.items()}
+
+
 async def get_incident(session: AsyncSession, ident: str, *, for_update: bool = False) -> Incident:
     """By UUID, by reference (`INC-42`) or by number (`42`)."""
-    statement = select(Incident).where(_where(ident))
-    if for_update:
-        statement = statement.with_for_update()
-    incident = await session.scalar(statement)
+    key, value = _key(ident)
+    incident = await session.scalar((_GET_LOCKED if for_update else _GET)[key], {"key": value})
     if incident is None:
         raise IncidentNotFound(f"No incident {ident}")
     return incident
@@ -166,8 +175,9 @@ async def get_incident(session: AsyncSession, ident: str, *, for_update: bool = 
 
 async def get_incident_id(session: AsyncSession, ident: str) -> uuid.UUID:
     """Only the id of the incident `ident` names, for reads that need nothing more."""
+    key, value = _key(ident)
     connection = await session.connection()
-    found = await connection.scalar(select(Incident.id).where(_where(ident)))
+    found = await connection.scalar(_GET_ID[key], {"key": value})
     if found is None:
         raise IncidentNotFound(f"No incident {ident}")
     return found
@@ -192,6 +202,8 @@ def _escape_like(text: str) -> str:
 # its cached compiled form column by column on every request, at a cost.
 _INCIDENTS = table_of(Incident)
 _LIST = select(*(_INCIDENTS.c[name] for name in OUT_COLUMNS))
+_ORDER = (col(Incident.created_at), col(Incident.id))
+_PAGES = Keyset(_LIST, *_ORDER, plain_rows=True)
 
 
 async def list_incidents(
@@ -221,9 +233,9 @@ async def list_incidents(
     if filters.service:
         dialect = session.get_bind().dialect.name
         statement = statement.where(lists_any_service(dialect, [filters.service]))
-    return await paginate(
-        session, statement, page, col(Incident.created_at), col(Incident.id), plain_rows=True
-    )
+    if statement is _LIST:  # unfiltered, the most frequent: its page statements are built
+        return await _PAGES.page(session, page)
+    return await paginate(session, statement, page, *_ORDER, plain_rows=True)
 
 
 def _touch(incident: Incident) -> None:

@@ -4,6 +4,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -11,7 +12,7 @@ from app.core.clock import utcnow
 from app.core.db import add_row, table_of
 from app.core.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from app.core.events import EventType, emit
-from app.core.pagination import PageParams, Rows, paginate
+from app.core.pagination import Keyset, PageParams, Rows
 from app.incidents.models import Incident
 from app.timeline.models import HUMAN_KINDS, EntryKind, TimelineEntry
 from app.timeline.schemas import ENTRY_COLUMNS, EntryCreate, EntryOut, EntryUpdate
@@ -19,7 +20,17 @@ from app.timeline.schemas import ENTRY_COLUMNS, EntryCreate, EntryOut, EntryUpda
 CLOCK_SKEW = timedelta(minutes=2)
 _ENTRIES = table_of(TimelineEntry)
 # Table columns, not ORM attributes, as for the incident list (see `list_incidents`).
-_LIST = select(*(_ENTRIES.c[name] for name in ENTRY_COLUMNS))
+_LIST = select(*(_ENTRIES.c[name] for name in ENTRY_COLUMNS)).where(
+    col(TimelineEntry.incident_id) == bindparam("incident_id")
+)
+_ORDER = (col(TimelineEntry.occurred_at), col(TimelineEntry.seq))
+_PAGES = Keyset(_LIST, *_ORDER, descending=False, plain_rows=True)
+_PAGES_OF_KINDS = Keyset(
+    _LIST.where(col(TimelineEntry.kind).in_(bindparam("kinds", expanding=True))),
+    *_ORDER,
+    descending=False,
+    plain_rows=True,
+)
 
 
 class EntryNotFound(NotFound):
@@ -119,18 +130,8 @@ async def list_entries(
     kinds: list[EntryKind] | None,
 ) -> Rows[dict[str, Any]]:
     """Plain rows (no ORM objects): timelines are read far more often than written."""
-    statement = _LIST.where(col(TimelineEntry.incident_id) == incident_id)
-    if kinds:
-        statement = statement.where(col(TimelineEntry.kind).in_(kinds))
-    return await paginate(
-        session,
-        statement,
-        page,
-        col(TimelineEntry.occurred_at),
-        col(TimelineEntry.seq),
-        descending=False,
-        plain_rows=True,
-    )
+    pages = _PAGES_OF_KINDS if kinds else _PAGES
+    return await pages.page(session, page, {"incident_id": incident_id, "kinds": kinds})
 
 
 async def get_entry(

@@ -56,6 +56,24 @@ async def test_filter_by_kind(client):
     assert [e["kind"] for e in both] == ["incident_created", "decision"]
 
 
+async def test_a_filtered_timeline_pages_within_its_incident(client):
+    incident, other = await make_incident(client), await make_incident(client)
+    for n in range(5):
+        kind = "decision" if n % 2 == 0 else "note"
+        await client.post(_url(incident), json={"kind": kind, "summary": f"e{n}"})
+        await client.post(_url(other), json={"kind": "decision", "summary": f"other {n}"})
+    seen, cursor, pages = [], None, 0
+    while True:
+        params = {"limit": 1, "kind": "decision"} | ({"cursor": cursor} if cursor else {})
+        page = (await client.get(_url(incident), params=params)).json()
+        seen += [e["summary"] for e in page["items"]]
+        pages += 1
+        if not (cursor := page["next_cursor"]):
+            break
+    assert seen == ["e0", "e2", "e4"]
+    assert pages == 3
+
+
 async def test_people_entries_can_be_corrected_and_deleted(client):
     incident = await make_incident(client)
     entry = (await client.post(_url(incident), json={"summary": "Scaled to 6"})).json()
