@@ -21,6 +21,8 @@ T = TypeVar("T")
 
 
 class FairQueue(AsyncAdaptedQueue[T]):
+    """The pool's queue of idle connections, with the tasks waiting for one in line."""
+
     def __init__(self, maxsize: int = 0, use_lifo: bool = False) -> None:
         super().__init__(maxsize, use_lifo)
         self._waiters: deque[asyncio.Future[T]] = deque()
@@ -34,7 +36,7 @@ class FairQueue(AsyncAdaptedQueue[T]):
         super().put_nowait(item)
 
     def get(self, block: bool = True, timeout: float | None = None) -> T:
-        if not self._waiters or not block:
+        if not block or not self._waiters:  # nobody in line: take an idle one, if any
             try:
                 return self.get_nowait()
             except Empty:
