@@ -20,7 +20,8 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from app.core.errors import PROBLEM_JSON
-from tests.conftest import ADMIN_KEY, ALERTMANAGER_TOKEN, fresh_database
+from app.main import create_app
+from tests.conftest import ADMIN_KEY, ALERTMANAGER_TOKEN, fresh_database, make_settings
 from tests.processes import Server, TcpProxy, launch, muster_env, muster_serve
 
 pytestmark = pytest.mark.faults
@@ -65,6 +66,35 @@ async def post_notification(http: httpx.AsyncClient, n: int) -> int | None:
     if response.status_code >= 400:
         assert response.headers["content-type"] == PROBLEM_JSON, response.text
     return response.status_code
+
+
+async def test_a_connection_dropped_while_connecting_is_503_not_500():
+    """PostgreSQL closing a new connection mid-handshake (a restart, a proxy cut at the
+    wrong moment) is an outage like any other: 503, so that senders retry."""
+
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readexactly(8)  # SSLRequest
+        writer.write(b"N")  # no TLS: go on in plain text …
+        await reader.read(4)  # … and the startup message starts: hang up
+        writer.close()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    url = f"postgresql+asyncpg://muster@127.0.0.1:{port}/muster"
+    app = create_app(make_settings(url, auto_migrate=False, dispatcher_enabled=False))
+    try:
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
+        ):
+            listed = await http.get("/api/v1/incidents", headers=ADMIN_HEADERS)
+            notified = await post_notification(http, 1)
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert listed.status_code == 503, listed.text
+    assert listed.headers["retry-after"] == "5"
+    assert notified == 503
 
 
 async def retry_until_accepted(http: httpx.AsyncClient, pending: list[int]) -> None:

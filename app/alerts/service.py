@@ -27,7 +27,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from app.alerts.models import Alert, AlertNotification, AlertStatus
 from app.checklists.template import ChecklistTemplate
 from app.core.clock import utcnow
-from app.core.db import Database, UTCDateTime, add_row, insert_ignoring_conflict, table_of
+from app.core.db import UTCDateTime, add_row, insert_ignoring_conflict, table_of
 from app.core.pagination import PageParams, Rows, paginate
 from app.core.settings import Settings
 from app.incidents import service as incident_service
@@ -390,20 +390,6 @@ async def _firing_count(session: AsyncSession, incident: Incident) -> int:
         )
         or 0
     )
-
-
-_SEEN = text("SELECT 1 FROM alert_notifications WHERE digest = :digest")
-
-
-async def seen_before(database: Database, notification: Notification) -> bool:
-    """Whether this exact notification was already processed: one read, no transaction.
-
-    Most of an alert storm is repeats; answering them from this read keeps them cheap.
-    It only short-cuts: `ingest` still settles duplicates by the unique digest.
-    """
-    async with database.reader.connect() as connection:
-        found = await connection.execute(_SEEN, {"digest": notification.digest})
-        return found.first() is not None
 
 
 async def ingest(

@@ -267,8 +267,11 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # A driver error is an outage when the connection broke, when the server says
+        # so (OperationalError), or when no statement was running: the connection
+        # itself failed, e.g. closed by the server in the middle of the handshake.
         if isinstance(exc, DBAPIError) and not (
-            exc.connection_invalidated or isinstance(exc, OperationalError)
+            exc.connection_invalidated or isinstance(exc, OperationalError) or exc.statement is None
         ):
             return await unexpected_error(request, exc)
         log.warning("database unavailable on %s: %s", request.url.path, type(exc).__name__)

@@ -208,13 +208,13 @@ router = APIRouter(prefix=f"{API_PREFIX}/webhooks", tags=["webhooks"])
 async def receive_alertmanager(payload: AlertmanagerPayload, request: Request) -> AlertmanagerAck:
     """Alertmanager webhook: opens, groups, updates and mitigates incidents; 200 when accepted."""
     # No session dependency: most of a storm is repeats (HA twins, retries, repeat
-    # intervals), answered from memory or from one read before any transaction opens.
+    # intervals), answered from memory without a connection. What this process has not
+    # seen is claimed by its digest in the transaction, which settles duplicates.
     notification = payload.to_notification()
-    database: Database = request.app.state.database
     seen: ExpiringCache[str, bool] = request.app.state.seen_notifications
-    if seen.get(notification.digest) or await service.seen_before(database, notification):
-        seen.put(notification.digest, True)
+    if seen.get(notification.digest):
         return AlertmanagerAck(status="duplicate", opened=[], updated=[])
+    database: Database = request.app.state.database
     async with database.sessionmaker() as session, session.begin():
         outcome = await service.ingest(
             session,

@@ -7,10 +7,12 @@ with `put_nowait`), so that every interleaving below is exact, not a matter of t
 import asyncio
 
 import pytest
+from sqlalchemy import exc, text
+from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.util import greenlet_spawn
 from sqlalchemy.util.queue import Empty
 
-from app.core.pool import FairQueue
+from app.core.pool import FairAsyncPool, FairQueue
 
 
 async def waiting(queue: FairQueue[str], timeout: float | None = None) -> asyncio.Task[str]:
@@ -59,3 +61,28 @@ async def test_a_timed_out_waiter_gives_up_and_is_skipped():
     queue.put_nowait("a")
     assert queue.qsize() == 1
     assert await greenlet_spawn(queue.get, True, None) == "a"
+
+
+async def test_a_pool_of_one_serves_a_line_in_order_and_times_out_as_it_should(database):
+    engine = create_async_engine(
+        database.engine.url, poolclass=FairAsyncPool, pool_size=1, max_overflow=0, pool_timeout=0.2
+    )
+    served: list[int] = []
+
+    async def query(n: int) -> None:
+        async with engine.connect() as connection:
+            served.append(n)
+            await connection.execute(text("SELECT 1"))
+
+    try:
+        held = await engine.connect()
+        with pytest.raises(exc.TimeoutError):  # answered 503 by the app
+            await query(-1)
+        line = [asyncio.create_task(query(n)) for n in range(5)]
+        await asyncio.sleep(0.05)
+        await held.close()
+        await asyncio.gather(*line)
+        assert served == [0, 1, 2, 3, 4]
+        assert engine.sync_engine.pool.checkedout() == 0  # nothing lost on the way
+    finally:
+        await engine.dispose()
