@@ -1,12 +1,14 @@
 -- Alertmanager notifications of 5 alerts: 80% repeats of known groups, 20% new groups.
 local counter = 0
-local thread_id = 0
+-- Each thread gets its own `thread_id` global from setup(), which runs in the main
+-- state; a chunk-level `local thread_id` would shadow it and make every thread 0.
+local threads = 0
 local repeats = {}
 local new_ratio = tonumber(os.getenv("BENCH_NEW_RATIO") or "0.2")
 
 function setup(thread)
-  thread:set("thread_id", thread_id)
-  thread_id = thread_id + 1
+  thread:set("thread_id", threads)
+  threads = threads + 1
 end
 
 local function body(group, starts)

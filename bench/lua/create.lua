@@ -1,10 +1,12 @@
 -- Incident creation, each request with its own Idempotency-Key.
 local counter = 0
-local thread_id = 0
+-- Each thread gets its own `thread_id` global from setup(), which runs in the main
+-- state; a chunk-level `local thread_id` would shadow it and make every thread 0.
+local threads = 0
 
 function setup(thread)
-  thread:set("thread_id", thread_id)
-  thread_id = thread_id + 1
+  thread:set("thread_id", threads)
+  threads = threads + 1
 end
 
 function init(args)
