@@ -4,9 +4,11 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     String,
     bindparam,
@@ -27,7 +29,7 @@ from app.core.clock import utcnow
 from app.core.db import table_of
 from app.core.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from app.core.events import EventType, emit
-from app.core.pagination import Keyset, PageParams, Rows, paginate
+from app.core.pagination import Keyset, PageParams, Rows
 from app.deploys import service as deploys_service
 from app.deploys.models import Deploy
 from app.incidents.models import Counter, Incident
@@ -203,39 +205,55 @@ def _escape_like(text: str) -> str:
 _INCIDENTS = table_of(Incident)
 _LIST = select(*(_INCIDENTS.c[name] for name in OUT_COLUMNS))
 _ORDER = (col(Incident.created_at), col(Incident.id))
-_PAGES = Keyset(_LIST, *_ORDER, plain_rows=True)
 
 
-async def list_incidents(
-    session: AsyncSession, filters: IncidentFilters, page: PageParams
-) -> Rows[dict[str, Any]]:
-    """Plain rows of the columns `IncidentOut` needs: no ORM objects on this hot path."""
+@cache
+def _pages(dialect: str, filters: frozenset[str]) -> Keyset[dict[str, Any]]:
+    """The list's page statements for one combination of filters, built once; the
+    filters' values are bound at execution (see `list_incidents`)."""
     statement = _LIST
-    if filters.statuses:
-        statement = statement.where(col(Incident.status).in_(filters.statuses))
-    if filters.severities:
-        statement = statement.where(col(Incident.severity).in_(filters.severities))
-    if filters.open is not None:
+    if "statuses" in filters:
+        statement = statement.where(col(Incident.status).in_(bindparam("statuses", expanding=True)))
+    if "severities" in filters:
+        severity = col(Incident.severity).in_(bindparam("severities", expanding=True))
+        statement = statement.where(severity)
+    if "open" in filters or "ended" in filters:
         is_open = col(Incident.status).in_(OPEN)
-        statement = statement.where(is_open if filters.open else ~is_open)
-    if filters.created_after:
-        statement = statement.where(col(Incident.created_at) >= filters.created_after)
-    if filters.created_before:
-        statement = statement.where(col(Incident.created_at) < filters.created_before)
-    if filters.q:
-        pattern = f"%{_escape_like(filters.q)}%"
+        statement = statement.where(is_open if "open" in filters else ~is_open)
+    if "created_after" in filters:
+        statement = statement.where(col(Incident.created_at) >= bindparam("created_after"))
+    if "created_before" in filters:
+        statement = statement.where(col(Incident.created_at) < bindparam("created_before"))
+    if "pattern" in filters:
+        pattern: BindParameter[str] = bindparam("pattern")
         statement = statement.where(
             or_(
                 col(Incident.title).ilike(pattern, escape="\\"),
                 col(Incident.summary).ilike(pattern, escape="\\"),
             )
         )
-    if filters.service:
-        dialect = session.get_bind().dialect.name
-        statement = statement.where(lists_any_service(dialect, [filters.service]))
-    if statement is _LIST:  # unfiltered, the most frequent: its page statements are built
-        return await _PAGES.page(session, page)
-    return await paginate(session, statement, page, *_ORDER, plain_rows=True)
+    if "services" in filters:
+        statement = statement.where(lists_any_service(dialect))
+    return Keyset(statement, *_ORDER, plain_rows=True)
+
+
+async def list_incidents(
+    session: AsyncSession, filters: IncidentFilters, page: PageParams
+) -> Rows[dict[str, Any]]:
+    """Plain rows of the columns `IncidentOut` needs: no ORM objects on this hot path."""
+    binds: dict[str, Any] = {
+        "statuses": filters.statuses,
+        "severities": filters.severities,
+        "created_after": filters.created_after,
+        "created_before": filters.created_before,
+        "pattern": f"%{_escape_like(filters.q)}%" if filters.q else None,
+        "services": [filters.service] if filters.service else None,
+    }
+    shape = {name for name, value in binds.items() if value}
+    if filters.open is not None:
+        shape.add("open" if filters.open else "ended")
+    pages = _pages(session.get_bind().dialect.name, frozenset(shape))
+    return await pages.page(session, page, binds)
 
 
 def _touch(incident: Incident) -> None:

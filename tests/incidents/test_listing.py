@@ -67,6 +67,32 @@ async def test_pagination_walks_all_incidents(client):
     assert seen == [i["id"] for i in reversed(made)]
 
 
+async def test_combined_filters_page_with_their_values(client):
+    """Each combination of filters has its statements built once: the values of one
+    request must not leak into the next, and pages after a cursor keep every filter."""
+    made = [
+        await make_incident(client, title=f"Disk {n}", severity=s, services=[svc])
+        for n, (s, svc) in enumerate(
+            [("sev1", "db"), ("sev2", "db"), ("sev1", "web"), ("sev1", "db"), ("sev1", "db")]
+        )
+    ]
+    wanted = {"severity": "sev1", "service": "db", "q": "disk", "open": "true"}
+    seen, cursor = [], None
+    while True:
+        params = wanted | {"limit": 1} | ({"cursor": cursor} if cursor else {})
+        page = (await client.get("/api/v1/incidents", params=params)).json()
+        seen += [item["reference"] for item in page["items"]]
+        if not (cursor := page["next_cursor"]):
+            break
+    assert seen == [made[4]["reference"], made[3]["reference"], made[0]["reference"]]
+    assert await _ids(client, severity="sev2", service="db", q="disk", open="true") == [
+        made[1]["reference"]
+    ]
+    assert await _ids(client, severity="sev1", service="web", q="Disk 2", open="true") == [
+        made[2]["reference"]
+    ]
+
+
 async def test_list_items_are_exactly_what_a_read_returns(client):
     made = await make_incident(
         client, labels={"a": "b"}, summary="s", started_at="2026-11-28T10:00:00.5+01:00"
