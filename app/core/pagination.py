@@ -133,12 +133,8 @@ class Keyset(Generic[U]):
         cursor = tuple_(*(bindparam(f"after_{i}", type_=k.type) for i, k in enumerate(self.keys)))
         order = [k.desc() if descending else k.asc() for k in self.keys]
         size = bindparam("page_size", type_=Integer())
-        self.first = statement.order_by(*order).limit(size)
-        self.after = (
-            statement.where(row_key < cursor if descending else row_key > cursor)
-            .order_by(*order)
-            .limit(size)
-        )
+        after = statement.where(row_key < cursor if descending else row_key > cursor)
+        self.first, self.after = (s.order_by(*order).limit(size) for s in (statement, after))
 
     async def page(
         self, session: AsyncSession, params: PageParams, binds: dict[str, Any] | None = None

@@ -185,15 +185,15 @@ async def get_incident_id(session: AsyncSession, ident: str) -> uuid.UUID:
     return found
 
 
-def lists_any_service(dialect: str, services: list[str] | None = None) -> ColumnElement[bool]:
-    """Incidents whose services include any of `services` (or, when None, of the list
-    bound as `services` at execution): GIN-indexed on PostgreSQL."""
+def lists_any_service(dialect: str) -> ColumnElement[bool]:
+    """Incidents whose services include any of the list bound as `services` at
+    execution: GIN-indexed on PostgreSQL."""
     if dialect == "postgresql":
-        wanted = bindparam("services", services, type_=ARRAY(String))
+        wanted = bindparam("services", type_=ARRAY(String))
         overlap: ColumnElement[bool] = type_coerce(col(Incident.services), JSONB).has_any(wanted)
         return overlap
     members = func.json_each(col(Incident.services)).table_valued("value")
-    return exists().where(members.c.value.in_(bindparam("services", services, expanding=True)))
+    return exists().where(members.c.value.in_(bindparam("services", expanding=True)))
 
 
 def _escape_like(text: str) -> str:
