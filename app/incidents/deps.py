@@ -1,6 +1,5 @@
 """HTTP dependencies shared by every router that works on one incident."""
 
-import uuid
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
@@ -32,12 +31,6 @@ async def _current_incident(
     return await service.get_incident(session, incident_id)
 
 
-async def _current_incident_id(
-    session: SessionDep, incident_id: IncidentId, _: ReadIncidents
-) -> uuid.UUID:
-    return await service.get_incident_id(session, incident_id)
-
-
 async def _writable_incident(
     session: SessionDep, incident_id: IncidentId, _: WriteIncidents
 ) -> Incident:
@@ -58,8 +51,6 @@ async def _checklist_template(request: Request) -> ChecklistTemplate:
 
 
 CurrentIncident = Annotated[Incident, Depends(_current_incident)]
-# For reads that need only the id (hot lists): no ORM object.
-CurrentIncidentId = Annotated[uuid.UUID, Depends(_current_incident_id)]
 # For writes that add to an incident without changing its row (no lock needed).
 WritableIncident = Annotated[Incident, Depends(_writable_incident)]
 LockedIncident = Annotated[Incident, Depends(_current_incident_for_update)]

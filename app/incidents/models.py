@@ -1,7 +1,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import FetchedValue, Index, String, Text, UnaryExpression, text
+from sqlalchemy import FetchedValue, Index, String, Text, UnaryExpression, bindparam, text
 from sqlmodel import Field, SQLModel, col
 
 from app.core.clock import utcnow
@@ -98,6 +98,14 @@ class Incident(SQLModel, table=True):
     @property
     def reference(self) -> str:
         return reference_of(self.number)
+
+
+# An incident by the key it is named by (see `incidents.service.key_of`), the value
+# bound at execution as `key`.
+KEYED = {
+    "number": col(Incident.number) == bindparam("key"),
+    "id": col(Incident.id) == bindparam("key"),
+}
 
 
 def newest_match_first() -> UnaryExpression[int]:

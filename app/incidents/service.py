@@ -32,7 +32,7 @@ from app.core.events import EventType, emit
 from app.core.pagination import Keyset, PageParams, Rows
 from app.deploys import service as deploys_service
 from app.deploys.models import Deploy
-from app.incidents.models import Counter, Incident
+from app.incidents.models import KEYED, Counter, Incident
 from app.incidents.schemas import OUT_COLUMNS, IncidentCreate, IncidentOut, IncidentUpdate
 from app.incidents.state import OPEN, STAMPS, Severity, Status, allowed_moves, can_move
 from app.timeline import service as timeline_service
@@ -145,7 +145,7 @@ def _payload(incident: Incident, **extra: Any) -> dict[str, Any]:
     return {"incident": IncidentOut.of(incident).model_dump(mode="json"), **extra}
 
 
-def _key(ident: str) -> tuple[str, int | uuid.UUID]:
+def key_of(ident: str) -> tuple[str, int | uuid.UUID]:
     """What `ident` names an incident by: its UUID, or its reference (`INC-42`) or number."""
     if match := _REFERENCE.match(ident):
         return "number", int(match.group(1))
@@ -157,18 +157,14 @@ def _key(ident: str) -> tuple[str, int | uuid.UUID]:
 
 # Built once per key, the value bound at execution: incidents are looked up on almost
 # every request.
-_BY = {
-    "number": col(Incident.number) == bindparam("key"),
-    "id": col(Incident.id) == bindparam("key"),
-}
-_GET = {key: select(Incident).where(where) for key, where in _BY.items()}
+_GET = {key: select(Incident).where(where) for key, where in KEYED.items()}
 _GET_LOCKED = {key: statement.with_for_update() for key, statement in _GET.items()}
-_GET_ID = {key: select(col(Incident.id)).where(where) for key, where in _BY.items()}
+_GET_ID = {key: select(col(Incident.id)).where(where) for key, where in KEYED.items()}
 
 
 async def get_incident(session: AsyncSession, ident: str, *, for_update: bool = False) -> Incident:
     """By UUID, by reference (`INC-42`) or by number (`42`)."""
-    key, value = _key(ident)
+    key, value = key_of(ident)
     incident = await session.scalar((_GET_LOCKED if for_update else _GET)[key], {"key": value})
     if incident is None:
         raise IncidentNotFound(f"No incident {ident}")
@@ -177,7 +173,7 @@ async def get_incident(session: AsyncSession, ident: str, *, for_update: bool = 
 
 async def get_incident_id(session: AsyncSession, ident: str) -> uuid.UUID:
     """Only the id of the incident `ident` names, for reads that need nothing more."""
-    key, value = _key(ident)
+    key, value = key_of(ident)
     connection = await session.connection()
     found = await connection.scalar(_GET_ID[key], {"key": value})
     if found is None:

@@ -11,7 +11,7 @@ from app.core.db import SessionDep
 from app.core.errors import Forbidden, Unauthorized, UnsupportedMediaType, responses
 from app.core.pagination import Page, PageDep
 from app.core.security import ReadIncidents, WriteIncidents
-from app.incidents.deps import CurrentIncidentId, LockedIncident, WritableIncident
+from app.incidents.deps import IncidentId, LockedIncident, WritableIncident
 from app.incidents.service import IncidentNotFound
 from app.timeline import service
 from app.timeline.models import EntryKind
@@ -27,14 +27,14 @@ router = APIRouter(
 
 @router.get("", response_model=Page[EntryOut])
 async def list_timeline(
-    session: SessionDep,
-    incident_uuid: CurrentIncidentId,
-    page: PageDep,
+    incident_id: IncidentId,
     _: ReadIncidents,
+    session: SessionDep,
+    page: PageDep,
     kind: Annotated[list[EntryKind] | None, Query(description="Repeat for several")] = None,
 ) -> Response:
     """The timeline in the order things happened (`occurred_at`, then insertion)."""
-    rows = await service.list_entries(session, incident_uuid, page, kinds=kind)
+    rows = await service.list_entries(session, incident_id, page, kinds=kind)
     return rows.to_response(entry_json)
 
 

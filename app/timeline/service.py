@@ -13,24 +13,33 @@ from app.core.db import add_row, table_of
 from app.core.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from app.core.events import EventType, emit
 from app.core.pagination import Keyset, PageParams, Rows
-from app.incidents.models import Incident
+from app.incidents import service as incident_service
+from app.incidents.models import KEYED, Incident
 from app.timeline.models import HUMAN_KINDS, EntryKind, TimelineEntry
 from app.timeline.schemas import ENTRY_COLUMNS, EntryCreate, EntryOut, EntryUpdate
 
 CLOCK_SKEW = timedelta(minutes=2)
 _ENTRIES = table_of(TimelineEntry)
 # Table columns, not ORM attributes, as for the incident list (see `list_incidents`).
-_LIST = select(*(_ENTRIES.c[name] for name in ENTRY_COLUMNS)).where(
-    col(TimelineEntry.incident_id) == bindparam("incident_id")
-)
+_LIST = select(*(_ENTRIES.c[name] for name in ENTRY_COLUMNS))
 _ORDER = (col(TimelineEntry.occurred_at), col(TimelineEntry.seq))
-_PAGES = Keyset(_LIST, *_ORDER, descending=False, plain_rows=True)
-_PAGES_OF_KINDS = Keyset(
-    _LIST.where(col(TimelineEntry.kind).in_(bindparam("kinds", expanding=True))),
-    *_ORDER,
-    descending=False,
-    plain_rows=True,
-)
+_INCIDENT_ID = col(Incident.id)
+_OF_KINDS = col(TimelineEntry.kind).in_(bindparam("kinds", expanding=True))
+# By how the incident is named (`incident_service.key_of`), with or without kinds: its
+# id is looked up inside the page's statement, one round trip for both.
+_PAGES = {
+    (key, of_kinds): Keyset(
+        _LIST.where(
+            col(TimelineEntry.incident_id) == select(_INCIDENT_ID).where(named).scalar_subquery(),
+            *([_OF_KINDS] if of_kinds else []),
+        ),
+        *_ORDER,
+        descending=False,
+        plain_rows=True,
+    )
+    for key, named in KEYED.items()
+    for of_kinds in (False, True)
+}
 
 
 class EntryNotFound(NotFound):
@@ -124,14 +133,21 @@ def add_entry(
 
 async def list_entries(
     session: AsyncSession,
-    incident_id: uuid.UUID,
+    incident_ident: str,
     page: PageParams,
     *,
     kinds: list[EntryKind] | None,
 ) -> Rows[dict[str, Any]]:
-    """Plain rows (no ORM objects): timelines are read far more often than written."""
-    pages = _PAGES_OF_KINDS if kinds else _PAGES
-    return await pages.page(session, page, {"incident_id": incident_id, "kinds": kinds})
+    """Plain rows (no ORM objects): timelines are read far more often than written.
+
+    The incident is looked up by the page's own statement; only an empty page asks
+    whether it exists (every incident has at least its opening entry).
+    """
+    key, value = incident_service.key_of(incident_ident)
+    rows = await _PAGES[key, bool(kinds)].page(session, page, {"key": value, "kinds": kinds})
+    if not rows.items:
+        await incident_service.get_incident_id(session, incident_ident)  # 404 if none
+    return rows
 
 
 async def get_entry(

@@ -1,3 +1,4 @@
+import uuid
 from datetime import UTC, datetime, timedelta
 
 from tests.core.test_errors import assert_problem
@@ -72,6 +73,25 @@ async def test_a_filtered_timeline_pages_within_its_incident(client):
             break
     assert seen == ["e0", "e2", "e4"]
     assert pages == 3
+
+
+async def test_a_timeline_is_read_by_id_or_reference_and_only_an_incidents_own(client, anon_client):
+    incident, other = await make_incident(client), await make_incident(client)
+    await client.post(_url(other), json={"summary": "theirs"})
+    by_id = (await client.get(_url(incident))).json()
+    by_reference = (await client.get(f"/api/v1/incidents/{incident['reference']}/timeline")).json()
+    assert by_reference == by_id
+    assert [e["kind"] for e in by_id["items"]] == ["incident_created"]
+    # An existing incident's empty page is a page; an unknown incident is a 404.
+    empty = await client.get(_url(incident), params={"kind": "decision"})
+    assert empty.json() == {"items": [], "next_cursor": None}
+    for unknown in (str(uuid.uuid4()), "INC-999999"):
+        assert_problem(await client.get(f"/api/v1/incidents/{unknown}/timeline"), 404)
+        assert_problem(
+            await client.get(f"/api/v1/incidents/{unknown}/timeline", params={"kind": "note"}), 404
+        )
+    # The caller is checked before the incident is looked up.
+    assert_problem(await anon_client.get(f"/api/v1/incidents/{uuid.uuid4()}/timeline"), 401)
 
 
 async def test_people_entries_can_be_corrected_and_deleted(client):
