@@ -183,18 +183,21 @@ def _incident_fields(
 # The look-ups of every notification, built once; values are bound at execution.
 _FINGERPRINTS: BindParameter[str] = bindparam("fingerprints", expanding=True)
 _GROUP: BindParameter[str] = bindparam("group")
-# Alerts of these fingerprints on open incidents, the incidents locked.
-_KNOWN = (
-    select(Alert, Incident)
-    .join(Incident, col(Alert.incident_id) == col(Incident.id))
-    .where(col(Alert.fingerprint).in_(_FINGERPRINTS), col(Incident.status).in_(OPEN))
-    .with_for_update(of=Incident)
+# In one round trip, the open incidents this notification touches, locked: those
+# holding alerts of its fingerprints, each with those alerts, and the group's own
+# (with none of them, its alert is NULL). Two indexed look-ups pick the incidents.
+_TOUCHED_IDS = union_all(
+    select(col(Alert.incident_id)).where(col(Alert.fingerprint).in_(_FINGERPRINTS)),
+    select(col(Incident.id)).where(col(Incident.alert_group) == _GROUP),
 )
-# The group's open incident, locked.
-_GROUP_INCIDENT = (
-    select(Incident)
-    .where(col(Incident.alert_group) == _GROUP, col(Incident.status).in_(OPEN))
-    .with_for_update()
+_OPEN_TOUCHED = (
+    select(Incident, Alert)
+    .outerjoin(
+        Alert,
+        (col(Alert.incident_id) == col(Incident.id)) & col(Alert.fingerprint).in_(_FINGERPRINTS),
+    )
+    .where(col(Incident.id).in_(_TOUCHED_IDS), col(Incident.status).in_(OPEN))
+    .with_for_update(of=Incident)
 )
 
 
@@ -244,9 +247,16 @@ class _Ingest:
 
     async def run(self, notification: Notification, group: str) -> Outcome:
         fingerprints = [a.fingerprint for a in notification.alerts]
-        found = await self.session.execute(_KNOWN, {"fingerprints": fingerprints})
-        known = {alert.fingerprint: (alert, incident) for alert, incident in found.all()}
-        group_incident = await self.session.scalar(_GROUP_INCIDENT, {"group": group})
+        found = await self.session.execute(
+            _OPEN_TOUCHED, {"fingerprints": fingerprints, "group": group}
+        )
+        known: dict[str, tuple[Alert, Incident]] = {}
+        group_incident = None
+        for incident, alert in found.all():
+            if alert is not None:
+                known[alert.fingerprint] = (alert, incident)
+            if incident.alert_group == group:
+                group_incident = incident
         firing_new = [
             a
             for a in notification.alerts

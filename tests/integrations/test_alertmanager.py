@@ -165,6 +165,41 @@ async def test_new_alerts_of_the_group_join_and_raise_severity(client):
     )
 
 
+async def test_an_alert_stays_with_the_open_incident_of_another_group(client):
+    await send(client, FIRING)
+    first = await only_incident(client)
+    other = json.loads(FIRING)
+    other["groupKey"] = '{}:{alertname="HighErrorRate", instance="checkout-1"}'
+    shared = other["alerts"][0]  # already firing on the first group's incident
+    fresh = copy.deepcopy(shared) | {"fingerprint": "bbbbbbbbbbbbbbbb"}
+    other["alerts"] = [shared, fresh]
+    ack = (await send(client, other)).json()
+    assert ack["updated"] == [first["reference"]]
+    (opened,) = ack["opened"]
+    # Next time the group's open incident is found by its group alone (none of its
+    # alerts is in the notification), and the new alert joins it.
+    later = copy.deepcopy(other)
+    joining = copy.deepcopy(shared) | {"fingerprint": "cccccccccccccccc"}
+    joining["labels"] = joining["labels"] | {"severity": "critical"}
+    later["alerts"] = [shared, joining]
+    ack = (await send(client, later)).json()
+    assert ack["opened"] == []
+    assert sorted(ack["updated"]) == sorted([first["reference"], opened])
+
+    def fingerprints(incident: dict) -> list[str]:
+        return sorted(a["fingerprint"] for a in incident["items"])
+
+    second = await client.get(f"/api/v1/incidents/{opened}")
+    assert second.json()["severity"] == "sev1"
+    assert fingerprints((await client.get(f"/api/v1/incidents/{opened}/alerts")).json()) == [
+        "bbbbbbbbbbbbbbbb",
+        "cccccccccccccccc",
+    ]
+    assert fingerprints(
+        (await client.get(f"/api/v1/incidents/{first['id']}/alerts")).json()
+    ) == sorted(["fc08facb203df495", "3be26ca78bf93158"])
+
+
 async def test_unknown_fields_of_newer_alertmanagers_are_accepted(client):
     newer = json.loads(FIRING) | {"notification_reason": "new_alerts", "routeLabels": {"team": "x"}}
     newer["alerts"][0]["extra"] = {"nested": True}
