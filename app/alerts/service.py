@@ -22,7 +22,6 @@ from functools import cached_property
 from sqlalchemy import BindParameter, bindparam, func, text, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
-from sqlmodel.sql.expression import SelectOfScalar
 
 from app.alerts.models import Alert, AlertNotification, AlertStatus
 from app.checklists.template import ChecklistTemplate
@@ -31,7 +30,7 @@ from app.core.db import UTCDateTime, add_row, insert_ignoring_conflict, table_of
 from app.core.pagination import PageParams, Rows, paginate
 from app.core.settings import Settings
 from app.incidents import service as incident_service
-from app.incidents.models import Incident, newest_match_first
+from app.incidents.models import Incident
 from app.incidents.schemas import IncidentCreate, IncidentUpdate
 from app.incidents.state import OPEN, Severity, Status
 from app.postmortems import recurrence
@@ -201,38 +200,6 @@ _OPEN_TOUCHED = (
 )
 
 
-def _previous_lookup() -> SelectOfScalar[Incident]:
-    """The most recent closed or resolved incident of the group or of the fingerprints.
-
-    Two indexed look-ups (by group, by fingerprint) each taking its newest, in one
-    round trip; one `OR` would scan every incident.
-    """
-    ended = col(Incident.status).not_in(OPEN)
-    by_group = (
-        select(Incident.id, Incident.number)
-        .where(ended, col(Incident.alert_group) == _GROUP)
-        .order_by(newest_match_first())
-        .limit(1)
-    )
-    by_alert = (
-        select(Incident.id, Incident.number)
-        .join(Alert, col(Alert.incident_id) == col(Incident.id))
-        .where(ended, col(Alert.fingerprint).in_(_FINGERPRINTS))
-        .order_by(newest_match_first())
-        .limit(1)
-    )
-    both = union_all(by_group.subquery().select(), by_alert.subquery().select()).subquery()
-    return (
-        select(Incident)
-        .join(both, both.c.id == col(Incident.id))
-        .order_by(both.c.number.desc())
-        .limit(1)
-    )
-
-
-_PREVIOUS = _previous_lookup()
-
-
 class _Ingest:
     """The work on one notification; holds what it has loaded and touched."""
 
@@ -244,6 +211,7 @@ class _Ingest:
         self.refired: set[uuid.UUID] = set()
         self.firing: set[uuid.UUID] = set()  # incidents this notification has a firing alert on
         self.touched: dict[uuid.UUID, Incident] = {}
+        self.repeats: recurrence.Match | None = None  # what the opened incident repeats
 
     async def run(self, notification: Notification, group: str) -> Outcome:
         fingerprints = [a.fingerprint for a in notification.alerts]
@@ -257,13 +225,10 @@ class _Ingest:
                 known[alert.fingerprint] = (alert, incident)
             if incident.alert_group == group:
                 group_incident = incident
-        firing_new = [
-            a
-            for a in notification.alerts
-            if a.status == AlertStatus.FIRING and a.fingerprint not in known
-        ]
+        new = [a for a in notification.alerts if a.fingerprint not in known]
+        firing_new = [a for a in new if a.status == AlertStatus.FIRING]
         if firing_new and group_incident is None:
-            group_incident = await self._open(notification, group, firing_new)
+            group_incident = await self._open(notification, group, firing_new, new)
         for incoming in notification.alerts:
             if incoming.fingerprint in known:
                 alert, incident = known[incoming.fingerprint]
@@ -271,36 +236,41 @@ class _Ingest:
             elif group_incident is not None:
                 self._attach(group_incident, incoming)
         for opened in self.outcome.opened:  # now that its alerts are attached
-            await recurrence.link_recurrence(
-                self.session,
-                opened,
-                alerts=[
-                    (a.fingerprint, a.labels.get("alertname"))
-                    for a in notification.alerts
-                    if a.fingerprint not in known
-                ],
-                lookback_days=self.settings.recurrence_lookback_days,
-                actor=ACTOR,
-            )
+            if self.repeats is not None and not self.repeats.previous:
+                recurrence.link(self.session, opened, self.repeats, actor=ACTOR)
         for incident in self.touched.values():
             await self._settle(incident, notification.alerts)
         self.outcome.updated = [i for i in self.touched.values() if i not in self.outcome.opened]
         return self.outcome
 
     async def _open(
-        self, notification: Notification, group: str, firing: list[IncomingAlert]
+        self,
+        notification: Notification,
+        group: str,
+        firing: list[IncomingAlert],
+        new: list[IncomingAlert],
     ) -> Incident:
-        previous = await self.session.scalar(
-            _PREVIOUS, {"group": group, "fingerprints": [a.fingerprint for a in firing]}
+        """Open an incident for the `firing` ones of the `new` alerts (on no open incident)."""
+        fields = _incident_fields(notification, firing, self.settings)
+        self.repeats = await recurrence.find_earlier(
+            self.session,
+            number=None,
+            started_at=fields.started_at or utcnow(),
+            services=fields.services,
+            labels=fields.labels,
+            alerts=[(a.fingerprint, a.labels.get("alertname")) for a in new],
+            lookback_days=self.settings.recurrence_lookback_days,
+            group=group,
+            firing=[a.fingerprint for a in firing],
         )
         incident = await incident_service.create_incident(
             self.session,
-            _incident_fields(notification, firing, self.settings),
+            fields,
             template=self.template,
             actor=ACTOR,
             source=SOURCE,
             alert_group=group,
-            recurrence_of=previous,
+            recurrence_of=self.repeats if self.repeats and self.repeats.previous else None,
         )
         self.outcome.opened.append(incident)
         return incident

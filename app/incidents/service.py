@@ -5,7 +5,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import (
     BindParameter,
@@ -94,6 +94,15 @@ def _not_future(started_at: datetime) -> None:
         )
 
 
+class Linked(Protocol):
+    """An incident as a link to it names it."""
+
+    id: uuid.UUID
+
+    @property
+    def reference(self) -> str: ...
+
+
 async def create_incident(
     session: AsyncSession,
     data: IncidentCreate,
@@ -102,7 +111,7 @@ async def create_incident(
     actor: str,
     source: str = "api",
     alert_group: str | None = None,
-    recurrence_of: Incident | None = None,
+    recurrence_of: Linked | None = None,
 ) -> Incident:
     started_at = data.started_at or utcnow()
     _not_future(started_at)

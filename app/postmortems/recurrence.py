@@ -5,15 +5,19 @@ the new incident's alerts, or an alert of the same name (its `alertname`, or the
 `alertname` label of an incident opened through the API) while sharing a service
 with the new incident. Only incidents that started within the look-back
 (`MUSTER_RECURRENCE_LOOKBACK_DAYS`, before the new one started) count, and the most
-recent match wins. Every path that opens incidents calls `link_recurrence` once the
-incident is complete: the API right after creating it, Alertmanager ingestion after
-attaching the new incident's alerts.
+recent match wins. Every path that opens incidents links it once the incident is
+complete: the API right after creating it, Alertmanager ingestion after attaching the
+new incident's alerts.
+
+Alertmanager's incidents come first to the last ended incident of their own alert group
+or of their firing alerts, at any age: that one is linked as they open. Ingestion asks
+for both in one look-up, before it opens the incident.
 """
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -21,12 +25,15 @@ from sqlalchemy import (
     BindParameter,
     ColumnElement,
     CompoundSelect,
+    Row,
     String,
     bindparam,
     cast,
+    false,
     literal_column,
     null,
     select,
+    true,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,6 +46,7 @@ from app.core.events import EventType, emit
 from app.incidents import service as incident_service
 from app.incidents.models import Incident, newest_match_first, reference_of
 from app.incidents.schemas import IncidentOut
+from app.incidents.state import OPEN
 from app.postmortems import actions
 from app.postmortems.models import RolloutStatus
 from app.postmortems.schemas import (
@@ -53,11 +61,13 @@ from app.timeline.models import EntryKind
 
 @dataclass
 class Match:
-    earlier_id: uuid.UUID
+    id: uuid.UUID  # the earlier incident's
     number: int
     alertname: str | None = None
     service: str | None = None
     fingerprint: str | None = None
+    # The last ended incident of the same alert group or firing alerts (Alertmanager).
+    previous: bool = False
 
     @property
     def reference(self) -> str:
@@ -72,38 +82,52 @@ class Match:
 
 async def find_earlier(
     session: AsyncSession,
-    incident: Incident,
     *,
+    number: int | None,
+    started_at: datetime,
+    services: Sequence[str],
+    labels: Mapping[str, str],
     alerts: Sequence[tuple[str, str | None]],
     lookback_days: int,
+    group: str | None = None,
+    firing: Sequence[str] = (),
 ) -> Match | None:
-    """The most recent earlier incident that `incident`, with `alerts`, repeats, if any.
+    """The most recent earlier incident that a new incident repeats, if any.
 
-    `alerts` are the incident's (fingerprint, alertname) pairs. One round trip: an
-    indexed look-up per kind of match, each taking only its newest candidate, so the
-    cost does not grow with the number of earlier incidents.
+    The new incident is described by its `number` (None before it is created: then
+    every incident is earlier), `started_at`, `services`, `labels` and `alerts`, its
+    (fingerprint, alertname) pairs. With `group` and `firing` (fingerprints), the last
+    ended incident of that group or of those alerts comes first, at any age
+    (`Match.previous`). One round trip: an indexed look-up per kind of match, each
+    taking only its newest candidate, so the cost does not grow with the number of
+    earlier incidents.
     """
     fingerprints = sorted({fingerprint for fingerprint, _ in alerts})
     names = {name for _, name in alerts if name}
-    if incident.labels.get("alertname"):
-        names.add(incident.labels["alertname"])
-    services = incident.services
+    if labels.get("alertname"):
+        names.add(labels["alertname"])
     by_name, by_fingerprint = bool(names and services), bool(fingerprints)
-    if not by_name and not by_fingerprint:
+    previous = group is not None
+    if not (by_name or by_fingerprint or previous):
         return None
-    statement = _lookups(session.get_bind().dialect.name, by_name, by_fingerprint)
+    shape = (by_name, by_fingerprint, previous, number is not None)
+    statement = _lookups(session.get_bind().dialect.name, *shape)
     found = (
         await session.execute(
             statement,
             {
-                "number": incident.number,
-                "since": incident.started_at - timedelta(days=lookback_days),
+                "number": number,
+                "since": started_at - timedelta(days=lookback_days),
                 "names": sorted(names),
-                "services": services,
+                "services": list(services),
                 "fingerprints": fingerprints,
+                "group": group,
+                "firing": sorted(set(firing)),
             },
         )
     ).all()
+    if last := max((row for row in found if row.previous), key=_number, default=None):
+        return Match(last.id, last.number, previous=True)
     if not found:
         return None
     number = max(row.number for row in found)
@@ -119,34 +143,55 @@ async def find_earlier(
     )
 
 
+def _number(row: Row[Any]) -> int:
+    return int(row.number)
+
+
 @cache
-def _lookups(dialect: str, by_name: bool, by_fingerprint: bool) -> CompoundSelect[Any]:
+def _lookups(
+    dialect: str, by_name: bool, by_fingerprint: bool, previous: bool, bounded: bool
+) -> CompoundSelect[Any]:
     """The newest candidate of each kind of match, in one statement built once per shape.
 
-    Bound at execution: `number` and `since` (earlier, within the look-back), `names`
-    and `services` (same alert name on a shared service), `fingerprints` (same alert).
+    Bound at execution: `since`, and `number` when `bounded` (earlier, within the
+    look-back), `names` and `services` (same alert name on a shared service),
+    `fingerprints` (same alert); `group` and `firing` for the `previous` look-ups.
     """
-    earlier = (col(Incident.number) < bindparam("number")) & (
-        col(Incident.started_at) >= bindparam("since", type_=UTCDateTime())
-    )
+    earlier = col(Incident.started_at) >= bindparam("since", type_=UTCDateTime())
+    if bounded:
+        earlier &= col(Incident.number) < bindparam("number")
     candidate = (col(Incident.id), col(Incident.number), col(Incident.services))
+    no_name = cast(null(), String).label("name")
     no_fingerprint = cast(null(), String).label("fingerprint")
     names: BindParameter[str] = bindparam("names", expanding=True)
     lookups = []
+    if previous:
+        ended = col(Incident.status).not_in(OPEN)
+        lookups += [
+            select(*candidate, no_name, no_fingerprint, true().label("previous")).where(
+                ended, col(Incident.alert_group) == bindparam("group")
+            ),
+            select(*candidate, no_name, no_fingerprint, true().label("previous"))
+            .join(Alert, col(Alert.incident_id) == col(Incident.id))
+            .where(ended, col(Alert.fingerprint).in_(bindparam("firing", expanding=True))),
+        ]
+    recurrence = false().label("previous")
     if by_name:
         shares = incident_service.lists_any_service(dialect)
         label = _alertname_label()
         lookups += [
-            select(*candidate, col(Alert.alertname).label("name"), no_fingerprint)
+            select(*candidate, col(Alert.alertname).label("name"), no_fingerprint, recurrence)
             .join(Alert, col(Alert.incident_id) == col(Incident.id))
             .where(earlier, shares, col(Alert.alertname).in_(names)),
-            select(*candidate, label.label("name"), no_fingerprint).where(
+            select(*candidate, label.label("name"), no_fingerprint, recurrence).where(
                 earlier, shares, label.in_(names)
             ),
         ]
     if by_fingerprint:
         lookups.append(
-            select(*candidate, col(Alert.alertname).label("name"), col(Alert.fingerprint))
+            select(
+                *candidate, col(Alert.alertname).label("name"), col(Alert.fingerprint), recurrence
+            )
             .join(Alert, col(Alert.incident_id) == col(Incident.id))
             .where(earlier, col(Alert.fingerprint).in_(bindparam("fingerprints", expanding=True)))
         )
@@ -158,18 +203,27 @@ async def link_recurrence(
     session: AsyncSession,
     incident: Incident,
     *,
-    alerts: Sequence[tuple[str, str | None]] = (),
     lookback_days: int,
     actor: str,
 ) -> Match | None:
-    """Link `incident` (with its `alerts`, see `find_earlier`) to the earlier incident it
-    repeats, unless it is already linked."""
-    if incident.recurrence_of is not None:
-        return None
-    match = await find_earlier(session, incident, alerts=alerts, lookback_days=lookback_days)
-    if match is None:
-        return None
-    incident.recurrence_of = match.earlier_id
+    """Link `incident`, just created through the API, to the earlier incident it repeats."""
+    match = await find_earlier(
+        session,
+        number=incident.number,
+        started_at=incident.started_at,
+        services=incident.services,
+        labels=incident.labels,
+        alerts=(),
+        lookback_days=lookback_days,
+    )
+    if match is not None:
+        link(session, incident, match, actor=actor)
+    return match
+
+
+def link(session: AsyncSession, incident: Incident, match: Match, *, actor: str) -> None:
+    """Record that `incident` repeats `match`: the link, its timeline entry and event."""
+    incident.recurrence_of = match.id
     incident.version += 1
     incident.updated_at = utcnow()
     timeline_service.record(
@@ -179,21 +233,20 @@ async def link_recurrence(
         f"Recurrence of {match.reference} ({match.reason})",
         author=actor,
         data={
-            "recurrence_of": str(match.earlier_id),
+            "recurrence_of": str(match.id),
             "reference": match.reference,
             "alertname": match.alertname,
             "service": match.service,
             "fingerprint": match.fingerprint,
         },
     )
-    change = {"recurrence_of": {"from": None, "to": str(match.earlier_id)}}
+    change = {"recurrence_of": {"from": None, "to": str(match.id)}}
     emit(
         session,
         EventType.INCIDENT_UPDATED,
         {"incident": IncidentOut.of(incident).model_dump(mode="json"), "changes": change},
         incident_id=incident.id,
     )
-    return match
 
 
 def brief(incident: Incident) -> IncidentBrief:
