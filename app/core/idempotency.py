@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import UniqueConstraint, update
+from sqlalchemy import UniqueConstraint, bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
@@ -70,6 +70,22 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
     return hashlib.sha256(b"%s %s\n%s" % (method.encode(), path.encode(), canonical)).hexdigest()
 
 
+# Built once, the values bound at execution: creation is a hot path.
+_RECORD = select(IdempotencyRecord).where(
+    col(IdempotencyRecord.subject) == bindparam("subject"),
+    col(IdempotencyRecord.key) == bindparam("key"),
+)
+_STORE = (
+    update(IdempotencyRecord)
+    .where(col(IdempotencyRecord.id) == bindparam("record_id"))
+    .values(
+        status_code=bindparam("status_code"),
+        response_body=bindparam("response_body", type_=JSONType),
+        response_headers=bindparam("response_headers", type_=JSONType),
+    )
+)
+
+
 class Idempotency:
     """Handle on the request's claimed key (if any); `respond` stores and returns the result."""
 
@@ -83,9 +99,13 @@ class Idempotency:
         body = model.model_dump(mode="json")
         if self._record_id is not None:
             await self._session.execute(
-                update(IdempotencyRecord)
-                .where(col(IdempotencyRecord.id) == self._record_id)
-                .values(status_code=status_code, response_body=body, response_headers=headers or {})
+                _STORE,
+                {
+                    "record_id": self._record_id,
+                    "status_code": status_code,
+                    "response_body": body,
+                    "response_headers": headers or {},
+                },
             )
         return JSONResponse(body, status_code=status_code, headers=headers)
 
@@ -108,9 +128,7 @@ async def claim_idempotency_key(
         return Idempotency(session, None)
     settings = request.app.state.settings
     digest = fingerprint(request.method, request.url.path, await request.body())
-    where = (col(IdempotencyRecord.subject) == principal.subject) & (
-        col(IdempotencyRecord.key) == idempotency_key
-    )
+    which = {"subject": principal.subject, "key": idempotency_key}
     record_id = uuid.uuid4()
     row = {
         "id": record_id,
@@ -127,13 +145,13 @@ async def claim_idempotency_key(
 
     if await claim():
         return Idempotency(session, record_id)
-    existing = await session.scalar(select(IdempotencyRecord).where(where))
+    existing = await session.scalar(_RECORD, which)
     expired = utcnow() - timedelta(hours=settings.idempotency_ttl_hours)
     if existing is not None and existing.created_at < expired:  # kept long enough: reuse it
         await session.delete(existing)
         if await claim():
             return Idempotency(session, record_id)
-        existing = await session.scalar(select(IdempotencyRecord).where(where))
+        existing = await session.scalar(_RECORD, which)
     if existing is None or existing.status_code is None:
         raise IdempotencyKeyReused("A request with this Idempotency-Key is still in progress")
     if existing.fingerprint != digest:
