@@ -130,13 +130,13 @@ async def find_earlier(
         return Match(last.id, last.number, previous=True)
     if not found:
         return None
-    number = max(row.number for row in found)
-    best = [row for row in found if row.number == number]
+    newest = max(row.number for row in found)
+    best = [row for row in found if row.number == newest]
     named = next((row for row in best if row.fingerprint is None), None)
     same_alert = next((row for row in best if row.fingerprint is not None), None)
     return Match(
         best[0].id,
-        number,
+        newest,
         alertname=(named or best[0]).name,
         service=next(s for s in services if s in named.services) if named else None,
         fingerprint=same_alert.fingerprint if same_alert else None,
