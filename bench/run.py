@@ -32,6 +32,7 @@ CONNECTIONS = 32
 ADMIN_KEY = "bench-admin-key-0123456789"
 AM_TOKEN = "bench-am-token"
 SMALL, LARGE, TIMELINE = 1_000, 200_000, 10_000
+AM_PATH = "/api/v1/webhooks/alertmanager"
 
 
 def free_port() -> int:
@@ -64,6 +65,20 @@ class Server:
         self.process = subprocess.Popen(argv, env=env, stdout=self.log.open("w"), stderr=subprocess.STDOUT)
         wait_ready(self.url + ready_path, self.process, self.log)
 
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the server and its worker processes (Linux /proc)."""
+        total, pending = 0.0, [self.process.pid]
+        while pending:
+            pid = pending.pop()
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            except OSError:  # gone meanwhile
+                continue
+            total += (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+            pending += [int(child) for child in children]
+        return total
+
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)
         try:
@@ -94,14 +109,24 @@ def wrk(url: str, script: str, *args: str, duration: str = DURATION, env: dict[s
     }
 
 
-def measure(url: str, script: str, *args: str, env: dict[str, str] | None = None) -> dict[str, float]:
-    """Warm up, then two runs; report the mean of both and each run's figures."""
+def measure(
+    server: Server, script: str, *args: str, path: str = "", env: dict[str, str] | None = None
+) -> dict[str, float]:
+    """Warm up, then two runs; report the mean of both and each run's figures.
+
+    Beside wrk's figures, the server's CPU time per request: steadier than requests a
+    second on a machine whose speed drifts, and comparable between workloads.
+    """
+    url = server.url + path
     tagged = script != "get.lua"  # write workloads get a fresh tag per run (new groups, keys)
     wrk(url, script, *args, *(("warmup",) if tagged else ()), duration=WARMUP, env=env)
     runs = []
     for rep in range(2):
         extra = (f"rep{rep}-{uuid.uuid4().hex[:6]}",) if tagged else ()
-        runs.append(wrk(url, script, *args, *extra, env=env))
+        before = server.cpu_seconds()
+        run = wrk(url, script, *args, *extra, env=env)
+        run["cpu_ms"] = (server.cpu_seconds() - before) * 1000 / max(run["requests"], 1)
+        runs.append(run)
     result = {k: statistics.mean(r[k] for r in runs) for k in runs[0]}
     result["runs"] = [round(r["rps"], 1) for r in runs]  # type: ignore[assignment]
     return result
@@ -187,7 +212,7 @@ def row(name: str, figures: dict[str, float]) -> str:
     runs = ", ".join(str(r) for r in figures.get("runs", []))  # type: ignore[union-attr]
     return (
         f"{name:<44} {figures['rps']:>9.1f} {figures['p50']:>8.1f} {figures['p99']:>8.1f} "
-        f"{int(figures['errors']):>6}  [{runs}]"
+        f"{figures['cpu_ms']:>7.2f} {int(figures['errors']):>6}  [{runs}]"
     )
 
 
@@ -232,7 +257,7 @@ def main() -> None:
         print(f"seeding {SMALL} incidents …", file=sys.stderr)
         asyncio.run(seed(dsn, 1, SMALL))
         list_path = "/api/v1/incidents?limit=50"
-        results["list_small"] = measure(muster.url, "get.lua", list_path, env=api)
+        results["list_small"] = measure(muster, "get.lua", list_path, env=api)
 
         print(f"seeding up to {LARGE} incidents and a timeline of {TIMELINE} …", file=sys.stderr)
         asyncio.run(seed(dsn, SMALL + 1, LARGE))
@@ -243,40 +268,40 @@ def main() -> None:
         ).json()
         asyncio.run(seed_timeline(dsn, made["id"]))
         asyncio.run(drain(dsn))
-        results["page_ceiling"] = measure(ceiling.url, "get.lua", "/page")
-        results["list"] = measure(muster.url, "get.lua", list_path, env=api)
+        results["page_ceiling"] = measure(ceiling, "get.lua", "/page")
+        results["list"] = measure(muster, "get.lua", list_path, env=api)
         filters = [
             "/api/v1/incidents?limit=50&status=triggered",
             "/api/v1/incidents?limit=50&severity=sev1&open=true",
             "/api/v1/incidents?limit=50&service=svc-7",
             "/api/v1/incidents?limit=50&q=incident%2042",
         ]
-        results["list_filtered"] = measure(muster.url, "get.lua", *filters, env=api)
+        results["list_filtered"] = measure(muster, "get.lua", *filters, env=api)
         timeline = f"/api/v1/incidents/{made['id']}/timeline?limit=50"
-        results["timeline"] = measure(muster.url, "get.lua", timeline, env=api)
+        results["timeline"] = measure(muster, "get.lua", timeline, env=api)
 
-        results["parse_ceiling"] = measure(ceiling.url + "/parse", "alertmanager.lua", env=am)
-        results["ingest"] = measure(muster.url + "/api/v1/webhooks/alertmanager", "alertmanager.lua", env=am)
+        results["parse_ceiling"] = measure(ceiling, "alertmanager.lua", path="/parse", env=am)
+        results["ingest"] = measure(muster, "alertmanager.lua", path=AM_PATH, env=am)
         asyncio.run(drain(dsn))
-        results["create"] = measure(muster.url + "/api/v1/incidents", "create.lua", env=api)
+        results["create"] = measure(muster, "create.lua", path="/api/v1/incidents", env=api)
         asyncio.run(drain(dsn))
         muster.stop()
         servers.remove(muster)
 
         muster2 = Server("muster-2", [str(BIN / "muster"), "serve"], muster_env(sa_url, 2), "/readyz", tmp)
         servers.append(muster2)
-        results["list_2w"] = measure(muster2.url, "get.lua", list_path, env=api)
-        results["timeline_2w"] = measure(muster2.url, "get.lua", timeline, env=api)
-        results["ingest_2w"] = measure(muster2.url + "/api/v1/webhooks/alertmanager", "alertmanager.lua", env=am)
+        results["list_2w"] = measure(muster2, "get.lua", list_path, env=api)
+        results["timeline_2w"] = measure(muster2, "get.lua", timeline, env=api)
+        results["ingest_2w"] = measure(muster2, "alertmanager.lua", path=AM_PATH, env=am)
         asyncio.run(drain(dsn))
-        results["create_2w"] = measure(muster2.url + "/api/v1/incidents", "create.lua", env=api)
+        results["create_2w"] = measure(muster2, "create.lua", path="/api/v1/incidents", env=api)
     finally:
         for server in servers:
             server.stop()
         asyncio.run(drop_db())
 
     print(f"\nMuster benchmark — {cores} cores, PostgreSQL, wrk -c{CONNECTIONS}, {DURATION} × 2 after warm-up")
-    print(f"{'workload':<44} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non2xx':>6}  [runs req/s]")
+    print(f"{'workload':<44} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU ms':>7} {'non2xx':>6}  [runs req/s]")
     labels = {
         "parse_ceiling": "ceiling: parse-only Alertmanager endpoint",
         "page_ceiling": "ceiling: raw asyncpg keyset page of 50",
@@ -305,6 +330,9 @@ def main() -> None:
         "list_filtered_per_s": round(results["list_filtered"]["rps"], 1),
         "timeline_p99_ms": round(results["timeline"]["p99"], 1),
         "list_growth": round(results["list"]["p50"] / results["list_small"]["p50"], 3),
+        # The same ratios by the server's CPU time per request (see `measure`).
+        "ingest_cpu_ratio": round(results["parse_ceiling"]["cpu_ms"] / results["ingest"]["cpu_ms"], 3),
+        "list_cpu_ratio": round(results["page_ceiling"]["cpu_ms"] / results["list"]["cpu_ms"], 3),
         "ingest_alerts_per_s_2_workers": round(results["ingest_2w"]["rps"] * 5, 1),
         "list_per_s_2_workers": round(results["list_2w"]["rps"], 1),
         "errors": int(sum(r["errors"] for r in results.values())),
