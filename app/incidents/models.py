@@ -2,7 +2,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import FetchedValue, Index, String, Text, UnaryExpression, bindparam, text
-from sqlmodel import Field, SQLModel, col
+from sqlmodel import Field, SQLModel, col, select
 
 from app.core.clock import utcnow
 from app.core.db import JSONType, UTCDateTime, postgresql_only
@@ -106,6 +106,8 @@ KEYED = {
     "number": col(Incident.number) == bindparam("key"),
     "id": col(Incident.id) == bindparam("key"),
 }
+# Only its id, by the same keys: for reads that need nothing more.
+ID_KEYED = {key: select(col(Incident.id)).where(where) for key, where in KEYED.items()}
 
 
 def newest_match_first() -> UnaryExpression[int]:

@@ -32,7 +32,7 @@ from app.core.events import EventType, emit
 from app.core.pagination import Keyset, PageParams, Rows
 from app.deploys import service as deploys_service
 from app.deploys.models import Deploy
-from app.incidents.models import KEYED, Counter, Incident
+from app.incidents.models import ID_KEYED, KEYED, Counter, Incident
 from app.incidents.schemas import OUT_COLUMNS, IncidentCreate, IncidentOut, IncidentUpdate
 from app.incidents.state import OPEN, STAMPS, Severity, Status, allowed_moves, can_move
 from app.timeline import service as timeline_service
@@ -168,7 +168,6 @@ def key_of(ident: str) -> tuple[str, int | uuid.UUID]:
 # every request.
 _GET = {key: select(Incident).where(where) for key, where in KEYED.items()}
 _GET_LOCKED = {key: statement.with_for_update() for key, statement in _GET.items()}
-_GET_ID = {key: select(col(Incident.id)).where(where) for key, where in KEYED.items()}
 
 
 async def get_incident(session: AsyncSession, ident: str, *, for_update: bool = False) -> Incident:
@@ -184,7 +183,7 @@ async def get_incident_id(session: AsyncSession, ident: str) -> uuid.UUID:
     """Only the id of the incident `ident` names, for reads that need nothing more."""
     key, value = key_of(ident)
     connection = await session.connection()
-    found = await connection.scalar(_GET_ID[key], {"key": value})
+    found = await connection.scalar(ID_KEYED[key], {"key": value})
     if found is None:
         raise IncidentNotFound(f"No incident {ident}")
     return found

@@ -14,7 +14,7 @@ from app.core.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from app.core.events import EventType, emit
 from app.core.pagination import Keyset, PageParams, Rows
 from app.incidents import service as incident_service
-from app.incidents.models import KEYED, Incident
+from app.incidents.models import ID_KEYED, Incident
 from app.timeline.models import HUMAN_KINDS, EntryKind, TimelineEntry
 from app.timeline.schemas import ENTRY_COLUMNS, EntryCreate, EntryOut, EntryUpdate
 
@@ -23,21 +23,20 @@ _ENTRIES = table_of(TimelineEntry)
 # Table columns, not ORM attributes, as for the incident list (see `list_incidents`).
 _LIST = select(*(_ENTRIES.c[name] for name in ENTRY_COLUMNS))
 _ORDER = (col(TimelineEntry.occurred_at), col(TimelineEntry.seq))
-_INCIDENT_ID = col(Incident.id)
 _OF_KINDS = col(TimelineEntry.kind).in_(bindparam("kinds", expanding=True))
 # By how the incident is named (`incident_service.key_of`), with or without kinds: its
 # id is looked up inside the page's statement, one round trip for both.
 _PAGES = {
     (key, of_kinds): Keyset(
         _LIST.where(
-            col(TimelineEntry.incident_id) == select(_INCIDENT_ID).where(named).scalar_subquery(),
+            col(TimelineEntry.incident_id) == id_of.scalar_subquery(),
             *([_OF_KINDS] if of_kinds else []),
         ),
         *_ORDER,
         descending=False,
         plain_rows=True,
     )
-    for key, named in KEYED.items()
+    for key, id_of in ID_KEYED.items()
     for of_kinds in (False, True)
 }
 
