@@ -17,16 +17,16 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
+from functools import cache, cached_property
 
-from sqlalchemy import BindParameter, bindparam, func, text, union_all
+from sqlalchemy import Select, bindparam, func, text, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.alerts.models import Alert, AlertNotification, AlertStatus
 from app.checklists.template import ChecklistTemplate
 from app.core.clock import utcnow
-from app.core.db import UTCDateTime, add_row, insert_ignoring_conflict, table_of
+from app.core.db import UTCDateTime, add_row, in_bound, insert_ignoring_conflict, table_of
 from app.core.pagination import PageParams, Rows, paginate
 from app.core.settings import Settings
 from app.incidents import service as incident_service
@@ -179,25 +179,29 @@ def _incident_fields(
     )
 
 
-# The look-ups of every notification, built once; values are bound at execution.
-_FINGERPRINTS: BindParameter[str] = bindparam("fingerprints", expanding=True)
-_GROUP: BindParameter[str] = bindparam("group")
-# In one round trip, the open incidents this notification touches, locked: those
-# holding alerts of its fingerprints, each with those alerts, and the group's own
-# (with none of them, its alert is NULL). Two indexed look-ups pick the incidents.
-_TOUCHED_IDS = union_all(
-    select(col(Alert.incident_id)).where(col(Alert.fingerprint).in_(_FINGERPRINTS)),
-    select(col(Incident.id)).where(col(Incident.alert_group) == _GROUP),
-)
-_OPEN_TOUCHED = (
-    select(Incident, Alert)
-    .outerjoin(
-        Alert,
-        (col(Alert.incident_id) == col(Incident.id)) & col(Alert.fingerprint).in_(_FINGERPRINTS),
+@cache
+def _open_touched(dialect: str) -> Select[Incident, Alert]:
+    """In one round trip, the open incidents a notification touches, locked: those
+    holding alerts of its fingerprints, each with those alerts, and its group's own
+    (with none of them, its alert is NULL). Two indexed look-ups pick the incidents.
+    Built once; `fingerprints` and `group` are bound at execution.
+    """
+    ids = union_all(
+        select(col(Alert.incident_id)).where(
+            in_bound(col(Alert.fingerprint), "fingerprints", dialect)
+        ),
+        select(col(Incident.id)).where(col(Incident.alert_group) == bindparam("group")),
     )
-    .where(col(Incident.id).in_(_TOUCHED_IDS), col(Incident.status).in_(OPEN))
-    .with_for_update(of=Incident)
-)
+    return (
+        select(Incident, Alert)
+        .outerjoin(
+            Alert,
+            (col(Alert.incident_id) == col(Incident.id))
+            & in_bound(col(Alert.fingerprint), "fingerprints", dialect),
+        )
+        .where(col(Incident.id).in_(ids), col(Incident.status).in_(OPEN))
+        .with_for_update(of=Incident)
+    )
 
 
 class _Ingest:
@@ -215,9 +219,8 @@ class _Ingest:
 
     async def run(self, notification: Notification, group: str) -> Outcome:
         fingerprints = [a.fingerprint for a in notification.alerts]
-        found = await self.session.execute(
-            _OPEN_TOUCHED, {"fingerprints": fingerprints, "group": group}
-        )
+        touched = _open_touched(self.session.get_bind().dialect.name)
+        found = await self.session.execute(touched, {"fingerprints": fingerprints, "group": group})
         known: dict[str, tuple[Alert, Incident]] = {}
         group_incident = None
         for incident, alert in found.all():

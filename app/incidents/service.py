@@ -14,6 +14,7 @@ from sqlalchemy import (
     bindparam,
     exists,
     func,
+    insert,
     literal_column,
     or_,
     type_coerce,
@@ -103,6 +104,12 @@ class Linked(Protocol):
     def reference(self) -> str: ...
 
 
+# An INSERT returning the whole row as a persistent ORM object: a third of the cost of
+# `session.add` and a flush (unit of work, `__init__`, eager defaults), on the path that
+# opens an incident for every new Alertmanager group.
+_INSERT = insert(Incident).returning(Incident)
+
+
 async def create_incident(
     session: AsyncSession,
     data: IncidentCreate,
@@ -113,24 +120,27 @@ async def create_incident(
     alert_group: str | None = None,
     recurrence_of: Linked | None = None,
 ) -> Incident:
-    started_at = data.started_at or utcnow()
+    now = utcnow()
+    started_at = data.started_at or now
     _not_future(started_at)
-    number = await _next_number(session)
-    incident = Incident(  # type: ignore[call-arg]  # `number`: set below, or by the INSERT
-        title=data.title,
-        summary=data.summary,
-        severity=data.severity,
-        services=list(dict.fromkeys(data.services)),
-        labels=data.labels,
-        started_at=started_at,
-        source=source,
-        alert_group=alert_group,
-        recurrence_of=recurrence_of.id if recurrence_of else None,
-    )
-    if number is not None:
-        incident.number = number
-    session.add(incident)
-    await session.flush()
+    row = {
+        "id": uuid.uuid4(),
+        "title": data.title,
+        "summary": data.summary,
+        "severity": data.severity,
+        "status": Status.TRIGGERED,
+        "services": list(dict.fromkeys(data.services)),
+        "labels": data.labels,
+        "source": source,
+        "alert_group": alert_group,
+        "recurrence_of": recurrence_of.id if recurrence_of else None,
+        "started_at": started_at,
+        "created_at": now,
+        "updated_at": now,
+    }
+    if (number := await _next_number(session)) is not None:  # SQLite; else the sequence's
+        row["number"] = number
+    incident = (await session.scalars(_INSERT, [row])).one()
     checklist_service.create_checklist(session, incident, template)
     timeline_service.record(
         session,

@@ -22,7 +22,6 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import (
-    BindParameter,
     ColumnElement,
     CompoundSelect,
     Row,
@@ -41,7 +40,7 @@ from sqlmodel import col
 
 from app.alerts.models import Alert
 from app.core.clock import utcnow
-from app.core.db import UTCDateTime
+from app.core.db import UTCDateTime, in_bound
 from app.core.events import EventType, emit
 from app.incidents import service as incident_service
 from app.incidents.models import Incident, newest_match_first, reference_of
@@ -163,7 +162,6 @@ def _lookups(
     candidate = (col(Incident.id), col(Incident.number), col(Incident.services))
     no_name = cast(null(), String).label("name")
     no_fingerprint = cast(null(), String).label("fingerprint")
-    names: BindParameter[str] = bindparam("names", expanding=True)
     lookups = []
     if previous:
         ended = col(Incident.status).not_in(OPEN)
@@ -173,7 +171,7 @@ def _lookups(
             ),
             select(*candidate, no_name, no_fingerprint, true().label("previous"))
             .join(Alert, col(Alert.incident_id) == col(Incident.id))
-            .where(ended, col(Alert.fingerprint).in_(bindparam("firing", expanding=True))),
+            .where(ended, in_bound(col(Alert.fingerprint), "firing", dialect)),
         ]
     recurrence = false().label("previous")
     if by_name:
@@ -182,9 +180,9 @@ def _lookups(
         lookups += [
             select(*candidate, col(Alert.alertname).label("name"), no_fingerprint, recurrence)
             .join(Alert, col(Alert.incident_id) == col(Incident.id))
-            .where(earlier, shares, col(Alert.alertname).in_(names)),
+            .where(earlier, shares, in_bound(col(Alert.alertname), "names", dialect)),
             select(*candidate, label.label("name"), no_fingerprint, recurrence).where(
-                earlier, shares, label.in_(names)
+                earlier, shares, in_bound(label, "names", dialect)
             ),
         ]
     if by_fingerprint:
@@ -193,7 +191,7 @@ def _lookups(
                 *candidate, col(Alert.alertname).label("name"), col(Alert.fingerprint), recurrence
             )
             .join(Alert, col(Alert.incident_id) == col(Incident.id))
-            .where(earlier, col(Alert.fingerprint).in_(bindparam("fingerprints", expanding=True)))
+            .where(earlier, in_bound(col(Alert.fingerprint), "fingerprints", dialect))
         )
     newest = newest_match_first()
     return union_all(*(select(q.order_by(newest).limit(1).subquery()) for q in lookups))
