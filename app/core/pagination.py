@@ -16,7 +16,7 @@ from typing import Annotated, Any, Generic, TypeVar, cast
 import orjson
 from fastapi import Depends, Query, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import Integer, Select, bindparam, tuple_
+from sqlalchemy import ColumnElement, Integer, Select, bindparam, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, Mapped
 from sqlmodel.sql.expression import SelectOfScalar
@@ -118,6 +118,8 @@ class Keyset(Generic[U]):
     made at import is neither rebuilt nor keyed again for SQLAlchemy's statement cache
     on each request. `plain_rows`: the statement selects columns, not an entity; its
     rows come back as dicts, run on the session's connection without the ORM.
+    `sorted_by`: what to order by when it is not the columns themselves, expressions
+    of the same values in the same order, to keep the planner off an index.
     """
 
     def __init__(
@@ -126,12 +128,13 @@ class Keyset(Generic[U]):
         *columns: Mapped[Any],
         descending: bool = True,
         plain_rows: bool = False,
+        sorted_by: Sequence[ColumnElement[Any] | Mapped[Any]] = (),
     ) -> None:
         self.keys = [cast(InstrumentedAttribute[Any], column) for column in columns]
         self.plain_rows = plain_rows
         row_key = tuple_(*self.keys)
         cursor = tuple_(*(bindparam(f"after_{i}", type_=k.type) for i, k in enumerate(self.keys)))
-        order = [k.desc() if descending else k.asc() for k in self.keys]
+        order = [k.desc() if descending else k.asc() for k in (sorted_by or self.keys)]
         size = bindparam("page_size", type_=Integer())
         after = statement.where(row_key < cursor if descending else row_key > cursor)
         self.first, self.after = (s.order_by(*order).limit(size) for s in (statement, after))

@@ -1,3 +1,4 @@
+from app.incidents import service as incident_service
 from tests.factories import make_incident, move
 
 
@@ -102,3 +103,29 @@ async def test_list_items_are_exactly_what_a_read_returns(client):
     (listed,) = (await client.get("/api/v1/incidents")).json()["items"]
     assert listed == read
     assert list(listed) == list(read)  # same field order too
+
+
+async def test_a_text_search_is_found_by_its_matches_not_by_walking_every_incident(
+    client, database
+):
+    """PostgreSQL pages a text search from its trigram matches, sorted: walking the
+    creation-order index from the newest incident reads most of the table when the
+    term is only found among older ones. Sorting is made as costly as the planner
+    allows, so that the walk would be chosen were it possible. SQLite has no trigram
+    index: there the walk is the plan."""
+    await make_incident(client, title="Disk full")
+    async with database.engine.connect() as connection:
+        dialect = connection.dialect.name
+        statement = incident_service._pages(dialect, frozenset({"pattern"})).first
+        sql = statement.params(pattern="%disk%", page_size=51).compile(
+            dialect=connection.dialect, compile_kwargs={"literal_binds": True}
+        )
+        if dialect == "postgresql":
+            await connection.exec_driver_sql("SET LOCAL enable_sort = off")
+            plan = (await connection.exec_driver_sql(f"EXPLAIN {sql}")).scalars().all()
+            assert not any("ix_incidents_created_at_id" in line for line in plan), plan
+            assert any("Sort" in line for line in plan), plan
+        else:
+            plan = (await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")).all()
+            assert any("ix_incidents_created_at_id" in str(row) for row in plan), plan
+    assert await _ids(client, q="DISK") != []
