@@ -28,7 +28,7 @@ from sqlmodel import col, select
 from app.checklists import service as checklist_service
 from app.checklists.template import ChecklistTemplate
 from app.core.clock import utcnow
-from app.core.db import table_of
+from app.core.db import in_bound, table_of
 from app.core.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from app.core.events import EventType, emit
 from app.core.pagination import Keyset, PageParams, Rows
@@ -238,10 +238,9 @@ def _pages(dialect: str, filters: frozenset[str]) -> Keyset[dict[str, Any]]:
     filters' values are bound at execution (see `list_incidents`)."""
     statement = _LIST
     if "statuses" in filters:
-        statement = statement.where(col(Incident.status).in_(bindparam("statuses", expanding=True)))
+        statement = statement.where(in_bound(col(Incident.status), "statuses", dialect))
     if "severities" in filters:
-        severity = col(Incident.severity).in_(bindparam("severities", expanding=True))
-        statement = statement.where(severity)
+        statement = statement.where(in_bound(col(Incident.severity), "severities", dialect))
     if "open" in filters or "ended" in filters:
         is_open = col(Incident.status).in_(OPEN)
         statement = statement.where(is_open if "open" in filters else ~is_open)
