@@ -21,7 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
 from app.core.clock import utcnow
-from app.core.db import JSONType, SessionDep, UTCDateTime, insert_ignoring_conflict
+from app.core.db import (
+    JSONType,
+    SessionDep,
+    UTCDateTime,
+    insert_ignoring_conflict,
+    table_of,
+)
 from app.core.errors import Conflict
 from app.core.security import Principal, get_principal
 
@@ -75,9 +81,13 @@ _RECORD = select(IdempotencyRecord).where(
     col(IdempotencyRecord.subject) == bindparam("subject"),
     col(IdempotencyRecord.key) == bindparam("key"),
 )
+# On the table, run on the connection: the ORM's UPDATE would autoflush and look for
+# the record among the session's objects (none: it was claimed with a plain INSERT),
+# which cost as much as the incident's own INSERT.
+_KEYS = table_of(IdempotencyRecord)
 _STORE = (
-    update(IdempotencyRecord)
-    .where(col(IdempotencyRecord.id) == bindparam("record_id"))
+    update(_KEYS)
+    .where(_KEYS.c.id == bindparam("record_id"))
     .values(
         status_code=bindparam("status_code"),
         response_body=bindparam("response_body", type_=JSONType),
@@ -98,7 +108,8 @@ class Idempotency:
     ) -> JSONResponse:
         body = model.model_dump(mode="json")
         if self._record_id is not None:
-            await self._session.execute(
+            connection = await self._session.connection()
+            await connection.execute(
                 _STORE,
                 {
                     "record_id": self._record_id,
