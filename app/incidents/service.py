@@ -157,11 +157,12 @@ async def create_incident(
             "recurrence_of": str(recurrence_of.id) if recurrence_of else None,
         },
     )
-    emit(session, EventType.INCIDENT_CREATED, _payload(incident), incident_id=incident.id)
+    emit(session, EventType.INCIDENT_CREATED, payload(incident), incident_id=incident.id)
     return incident
 
 
-def _payload(incident: Incident, **extra: Any) -> dict[str, Any]:
+def payload(incident: Incident, **extra: Any) -> dict[str, Any]:
+    """The data of an event about `incident`: the incident as read, and `extra`."""
     return {"incident": IncidentOut.of(incident).model_dump(mode="json"), **extra}
 
 
@@ -281,7 +282,8 @@ async def list_incidents(
     return await pages.page(session, page, binds)
 
 
-def _touch(incident: Incident) -> None:
+def touch(incident: Incident) -> None:
+    """Mark `incident` changed: a new version (its ETag) and `updated_at`."""
     incident.version += 1
     incident.updated_at = utcnow()
 
@@ -352,12 +354,12 @@ async def update_incident(
             | ({"deploy": deploys_service.summary(cause)} if cause else {}),
         )
     if changed:
-        _touch(incident)
+        touch(incident)
         await session.flush()
         emit(
             session,
             EventType.INCIDENT_UPDATED,
-            _payload(incident, changes=changed),
+            payload(incident, changes=changed),
             incident_id=incident.id,
         )
     if changes.status is not None:
@@ -410,7 +412,7 @@ async def move(session: AsyncSession, incident: Incident, target: Status, *, act
     stamp = STAMPS.get(target)
     if stamp and getattr(incident, stamp) is None:
         setattr(incident, stamp, now)
-    _touch(incident)
+    touch(incident)
     await session.flush()
     timeline_service.record(
         session,
@@ -423,7 +425,7 @@ async def move(session: AsyncSession, incident: Incident, target: Status, *, act
     emit(
         session,
         EventType.INCIDENT_STATUS_CHANGED,
-        _payload(incident, **{"from": previous, "to": target}),
+        payload(incident, **{"from": previous, "to": target}),
         incident_id=incident.id,
     )
 
@@ -434,11 +436,11 @@ async def set_commander(session: AsyncSession, incident: Incident, handle: str |
         return
     change = {"commander": {"from": incident.commander, "to": handle}}
     incident.commander = handle
-    _touch(incident)
+    touch(incident)
     await session.flush()
     emit(
         session,
         EventType.INCIDENT_UPDATED,
-        _payload(incident, changes=change),
+        payload(incident, changes=change),
         incident_id=incident.id,
     )

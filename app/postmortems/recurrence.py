@@ -39,12 +39,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.alerts.models import Alert
-from app.core.clock import utcnow
 from app.core.db import UTCDateTime, in_bound
 from app.core.events import EventType, emit
 from app.incidents import service as incident_service
 from app.incidents.models import Incident, newest_match_first, reference_of
-from app.incidents.schemas import IncidentOut
 from app.incidents.state import OPEN
 from app.postmortems import actions
 from app.postmortems.models import RolloutStatus
@@ -222,8 +220,7 @@ async def link_recurrence(
 def link(session: AsyncSession, incident: Incident, match: Match, *, actor: str) -> None:
     """Record that `incident` repeats `match`: the link, its timeline entry and event."""
     incident.recurrence_of = match.id
-    incident.version += 1
-    incident.updated_at = utcnow()
+    incident_service.touch(incident)
     timeline_service.record(
         session,
         incident,
@@ -242,7 +239,7 @@ def link(session: AsyncSession, incident: Incident, match: Match, *, actor: str)
     emit(
         session,
         EventType.INCIDENT_UPDATED,
-        {"incident": IncidentOut.of(incident).model_dump(mode="json"), "changes": change},
+        incident_service.payload(incident, changes=change),
         incident_id=incident.id,
     )
 
