@@ -139,10 +139,14 @@ def check_outbound_url(url: str, settings: Settings, *, field: str = "body.url")
     only to those hosts (`*.example.com` allows its subdomains). Outbound requests are
     made by the server, inside its network: this is the limit on where they can go.
     """
+    url = url.strip()
+    if any(ord(c) <= 0x20 or ord(c) == 0x7F for c in url):
+        _refuse(field, "not a valid URL: spaces and control characters must be percent-encoded")
     try:
-        parts = urlsplit(url.strip())
+        parts = urlsplit(url)
         host = (parts.hostname or "").rstrip(".")
         parts.port  # noqa: B018 - raises ValueError on a malformed port
+        host.encode("idna")  # raises UnicodeError (a ValueError) on an empty or long label
     except ValueError:
         _refuse(field, "not a valid URL")
     if parts.scheme.lower() not in ("http", "https"):
@@ -153,7 +157,7 @@ def check_outbound_url(url: str, settings: Settings, *, field: str = "body.url")
         _refuse(field, "credentials in the URL are not allowed; use the secret")
     if not settings.allows_notify_host(host):
         _refuse(field, f"{host} is not in MUSTER_NOTIFY_ALLOWED_HOSTS")
-    return url.strip()
+    return url
 
 
 def _refuse(field: str, message: str) -> NoReturn:

@@ -37,6 +37,11 @@ def test_http_and_https_urls_are_allowed_when_no_hosts_are_configured(url):
         ("https://token@example.com/", "credentials"),
         ("https://example.com:99999/", "not a valid URL"),
         ("https://[::1/", "not a valid URL"),
+        ("https://a..example.com/", "not a valid URL"),
+        (f"https://{'x' * 64}.example.com/", "not a valid URL"),
+        ("https://hooks.example.com/\x0e", "control characters"),
+        ("https://hooks\x00.example.com/", "control characters"),
+        ("https://hooks.example.com/a b", "spaces"),
     ],
 )
 def test_other_urls_are_refused_with_a_problem(url, why):

@@ -97,6 +97,7 @@ async def test_delete_removes_it(client, database):
         ({"url": "ftp://hooks.example.test/x", "events": ["*"]}, "body.url"),
         ({"url": "not a url", "events": ["*"]}, "body.url"),
         ({"url": "https://", "events": ["*"]}, "body.url"),
+        ({"url": "https://hooks.example.test/\x0e", "events": ["*"]}, "body.url"),
         ({"events": ["*"]}, "body.url"),
         ({"url": URL, "events": []}, "body.events"),
         ({"url": URL}, "body.events"),
