@@ -434,3 +434,40 @@ async def test_text_that_looks_like_code_is_stored_verbatim(client, database, te
     found = (await client.get("/api/v1/incidents", params={"q": text[:20]})).json()["items"]
     assert [i["id"] for i in found] == [incident["id"]]
     assert await count_rows(database, "incidents") == 1
+
+
+NUL = "before\x00after"
+
+
+async def test_a_nul_character_is_refused_where_the_database_cannot_store_it(
+    client, database, backend
+):
+    """PostgreSQL stores no NUL (U+0000), in text or in JSON: 422, nothing written, for
+    a body, a query and a webhook alike. SQLite stores it and gives it back."""
+    incident = await make_incident(client, title="with a timeline")
+    url = f"/api/v1/incidents/{incident['id']}"
+    am = {"Authorization": f"Bearer {ALERTMANAGER_TOKEN}"}
+    alert = _fixture("alertmanager/firing-two-alerts.json")
+    alert["alerts"][0]["labels"]["instance"] = NUL
+    requests = [
+        ("POST", "/api/v1/incidents", {"json": {"title": NUL}}),
+        ("POST", "/api/v1/incidents", {"json": {"title": "t", "labels": {"k": NUL}}}),
+        ("POST", f"{url}/timeline", {"json": {"kind": "note", "summary": "s", "data": {NUL: 1}}}),
+        ("GET", "/api/v1/incidents", {"params": {"q": NUL}}),
+        ("POST", "/api/v1/webhooks/alertmanager", {"json": alert, "headers": am}),
+    ]
+    responses = [await client.request(method, path, **kw) for method, path, kw in requests]
+    if backend == "postgres":
+        for response in responses:
+            problem = response.json()
+            assert (response.status_code, problem["status"]) == (422, 422), response.text
+            assert "NUL character (U+0000)" in problem["detail"]
+        assert await count_rows(database, "incidents") == 1
+        assert await count_rows(database, "timeline_entries") == 1
+        assert await count_rows(database, "alert_notifications") == 0
+    else:
+        assert [r.status_code for r in responses] == [201, 201, 201, 200, 200]
+        titled, labelled = responses[0].json(), responses[1].json()
+        assert titled["title"] == NUL
+        read = await client.get(f"/api/v1/incidents/{labelled['id']}")
+        assert read.json()["labels"] == {"k": NUL}

@@ -206,6 +206,20 @@ def _allowed_methods(request: Request) -> list[str]:
     return sorted(methods)
 
 
+# PostgreSQL cannot store, nor compare with, text holding NUL (U+0000), whether in a
+# text column or in JSON; SQLite can. The statement fails and its transaction rolls
+# back, so nothing changed: the request was bad input, not a server fault.
+_UNSTORABLE_TEXT_SQLSTATES = frozenset({"22021", "22P05"})
+_UNSTORABLE_TEXT_DETAIL = (
+    "The request holds a NUL character (U+0000), which the database cannot store or "
+    "search for; remove it"
+)
+
+
+def _unstorable_text(exc: DBAPIError) -> bool:
+    return getattr(exc.orig, "sqlstate", None) in _UNSTORABLE_TEXT_SQLSTATES
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def app_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, AppError)
@@ -267,6 +281,8 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, DBAPIError) and _unstorable_text(exc):
+            return await app_error(request, InvalidInput(_UNSTORABLE_TEXT_DETAIL))
         # A driver error is an outage when the connection broke, when the server says
         # so (OperationalError), or when no statement was running: the connection
         # itself failed, e.g. closed by the server in the middle of the handshake.
