@@ -1,8 +1,8 @@
-import json
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from app.core.clock import AwareUTC
@@ -26,7 +26,11 @@ def _bounded(data: dict[str, Any]) -> dict[str, Any]:
     # Stored as JSON and serialised on every read: keep it within what a reader handles.
     if _depth(data, DATA_MAX_DEPTH) > DATA_MAX_DEPTH:
         raise ValueError(f"nested deeper than {DATA_MAX_DEPTH} levels")
-    if len(json.dumps(data, separators=(",", ":"))) > DATA_MAX_BYTES:
+    try:
+        size = len(orjson.dumps(data))  # as it is stored
+    except TypeError:  # orjson.JSONEncodeError: an integer beyond 64 bits
+        raise ValueError("holds an integer beyond 64 bits") from None
+    if size > DATA_MAX_BYTES:
         raise ValueError(f"larger than {DATA_MAX_BYTES} bytes as JSON")
     return data
 

@@ -1,5 +1,6 @@
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from tests.core.test_errors import assert_problem
 from tests.factories import make_incident, outbox_types, timeline
@@ -132,6 +133,10 @@ async def test_bad_entries_are_refused(client):
         ({"summary": "x", "occurred_at": future}, "body.occurred_at"),
         ({"summary": "x", "occurred_at": "2026-11-28T10:00:00"}, "body.occurred_at"),
         ({"summary": "x" * 501}, "body.summary"),
+        ({"summary": "x", "data": {"n": [-(2**63) - 1]}}, "body.data"),
+        ({"summary": "x", "data": {"n": 2**64}}, "body.data"),
+        ({"summary": "x", "data": {"k": "x" * 64 * 1024}}, "body.data"),
+        ({"summary": "x", "data": _nested(17)}, "body.data"),
     ]:
         problem = assert_problem(await client.post(_url(incident), json=body), 422)
         assert field in [e["field"] for e in problem["errors"]], body
@@ -141,13 +146,20 @@ async def test_bad_entries_are_refused(client):
     assert len(await timeline(client, incident)) == 1
 
 
+def _nested(levels: int) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for _ in range(levels - 1):
+        data = {"k": data}
+    return data
+
+
 async def test_listed_entries_are_exactly_what_was_returned_on_creation(client):
     incident = await make_incident(client)
+    data = {"k": [1], "limits": [-(2**63), 2**64 - 1], "deep": _nested(15)}
     created = (
-        await client.post(
-            _url(incident), json={"kind": "action", "summary": "x", "data": {"k": [1]}}
-        )
+        await client.post(_url(incident), json={"kind": "action", "summary": "x", "data": data})
     ).json()
+    assert created["data"] == data
     listed = (await timeline(client, incident, kind="action"))[0]
     assert listed == created
     assert list(listed) == list(created)
