@@ -39,7 +39,7 @@ REQUIRE_POSTGRES = os.environ.get("MUSTER_TEST_REQUIRE_POSTGRES") == "1"
 BACKENDS = ["sqlite", "postgres"]
 
 
-def _plain_dsn(url: str) -> str:
+def plain_dsn(url: str) -> str:
     return url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
@@ -51,7 +51,7 @@ async def fresh_database(backend: str, tmp_dir: Path) -> AsyncIterator[str]:
         return
     name = f"muster_test_{uuid.uuid4().hex[:12]}"
     try:
-        admin = await asyncpg.connect(_plain_dsn(POSTGRES_URL), timeout=5)
+        admin = await asyncpg.connect(plain_dsn(POSTGRES_URL), timeout=5)
     except (OSError, asyncpg.PostgresError) as exc:
         if REQUIRE_POSTGRES:
             pytest.fail(f"PostgreSQL is required but unreachable at {POSTGRES_URL}: {exc}")
