@@ -2,8 +2,9 @@
 
 Starts Muster as a real `muster serve` process (1 worker, then 2), seeds data, and in
 the same run serves the ceilings (bench/ceiling.py: parse-only FastAPI, raw asyncpg
-page). Each workload: 32 connections, a warm-up, then two 10 s runs. Prints a table
-and, last, one JSON line.
+page). Each workload: 32 connections, a warm-up, then two 10 s runs; ingestion,
+creation and the timeline also at 4 connections, below saturation. Prints a table and,
+last, one JSON line.
 """
 
 import asyncio
@@ -29,6 +30,9 @@ BASE_URL = os.environ.get("MUSTER_BENCH_POSTGRES_URL", "postgresql://postgres@12
 DURATION = os.environ.get("BENCH_DURATION", "10s")
 WARMUP = os.environ.get("BENCH_WARMUP", "3s")
 CONNECTIONS = 32
+# Below saturation: latency then shows the work of one request, not the queue in front
+# of it (at 32 busy connections the mean is 32 ÷ the rate, whatever the code).
+LIGHT_CONNECTIONS = 4
 ADMIN_KEY = "bench-admin-key-0123456789"
 AM_TOKEN = "bench-am-token"
 SMALL, LARGE, TIMELINE = 1_000, 200_000, 10_000
@@ -91,8 +95,15 @@ def _ms(value: str, unit: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
 
 
-def wrk(url: str, script: str, *args: str, duration: str = DURATION, env: dict[str, str] | None = None) -> dict[str, float]:
-    command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{duration}", "--latency", "-s", str(HERE / "lua" / script), url]
+def wrk(
+    url: str,
+    script: str,
+    *args: str,
+    duration: str = DURATION,
+    env: dict[str, str] | None = None,
+    connections: int = CONNECTIONS,
+) -> dict[str, float]:
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{duration}", "--latency", "-s", str(HERE / "lua" / script), url]
     if args:
         command += ["--", *args]
     out = subprocess.run(command, capture_output=True, text=True, env=os.environ | (env or {}), check=True).stdout
@@ -110,7 +121,12 @@ def wrk(url: str, script: str, *args: str, duration: str = DURATION, env: dict[s
 
 
 def measure(
-    server: Server, script: str, *args: str, path: str = "", env: dict[str, str] | None = None
+    server: Server,
+    script: str,
+    *args: str,
+    path: str = "",
+    env: dict[str, str] | None = None,
+    connections: int = CONNECTIONS,
 ) -> dict[str, float]:
     """Warm up, then two runs; report the mean of both and each run's figures.
 
@@ -119,12 +135,12 @@ def measure(
     """
     url = server.url + path
     tagged = script != "get.lua"  # write workloads get a fresh tag per run (new groups, keys)
-    wrk(url, script, *args, *(("warmup",) if tagged else ()), duration=WARMUP, env=env)
+    wrk(url, script, *args, *(("warmup",) if tagged else ()), duration=WARMUP, env=env, connections=connections)
     runs = []
     for rep in range(2):
         extra = (f"rep{rep}-{uuid.uuid4().hex[:6]}",) if tagged else ()
         before = server.cpu_seconds()
-        run = wrk(url, script, *args, *extra, env=env)
+        run = wrk(url, script, *args, *extra, env=env, connections=connections)
         run["cpu_ms"] = (server.cpu_seconds() - before) * 1000 / max(run["requests"], 1)
         runs.append(run)
     result = {k: statistics.mean(r[k] for r in runs) for k in runs[0]}
@@ -279,11 +295,20 @@ def main() -> None:
         results["list_filtered"] = measure(muster, "get.lua", *filters, env=api)
         timeline = f"/api/v1/incidents/{made['id']}/timeline?limit=50"
         results["timeline"] = measure(muster, "get.lua", timeline, env=api)
+        results["timeline_light"] = measure(muster, "get.lua", timeline, env=api, connections=LIGHT_CONNECTIONS)
 
         results["parse_ceiling"] = measure(ceiling, "alertmanager.lua", path="/parse", env=am)
         results["ingest"] = measure(muster, "alertmanager.lua", path=AM_PATH, env=am)
         asyncio.run(drain(dsn))
+        results["ingest_light"] = measure(
+            muster, "alertmanager.lua", path=AM_PATH, env=am, connections=LIGHT_CONNECTIONS
+        )
+        asyncio.run(drain(dsn))
         results["create"] = measure(muster, "create.lua", path="/api/v1/incidents", env=api)
+        asyncio.run(drain(dsn))
+        results["create_light"] = measure(
+            muster, "create.lua", path="/api/v1/incidents", env=api, connections=LIGHT_CONNECTIONS
+        )
         asyncio.run(drain(dsn))
         muster.stop()
         servers.remove(muster)
@@ -300,7 +325,10 @@ def main() -> None:
             server.stop()
         asyncio.run(drop_db())
 
-    print(f"\nMuster benchmark — {cores} cores, PostgreSQL, wrk -c{CONNECTIONS}, {DURATION} × 2 after warm-up")
+    print(
+        f"\nMuster benchmark — {cores} cores, PostgreSQL, wrk -c{CONNECTIONS} unless the row says "
+        f"otherwise, {DURATION} × 2 after warm-up"
+    )
     print(f"{'workload':<44} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU ms':>7} {'non2xx':>6}  [runs req/s]")
     labels = {
         "parse_ceiling": "ceiling: parse-only Alertmanager endpoint",
@@ -311,6 +339,9 @@ def main() -> None:
         "list": f"GET /incidents?limit=50 at {LARGE:,}",
         "list_filtered": f"GET /incidents filtered at {LARGE:,}",
         "timeline": f"GET timeline ({TIMELINE:,} entries) page of 50",
+        "ingest_light": f"Alertmanager ingest, {LIGHT_CONNECTIONS} connections",
+        "create_light": f"POST /incidents, {LIGHT_CONNECTIONS} connections",
+        "timeline_light": f"GET timeline page, {LIGHT_CONNECTIONS} connections",
         "ingest_2w": "Alertmanager ingest, 2 workers",
         "create_2w": "POST /incidents, 2 workers",
         "list_2w": "GET /incidents?limit=50, 2 workers",
@@ -335,6 +366,10 @@ def main() -> None:
         "list_cpu_ratio": round(results["page_ceiling"]["cpu_ms"] / results["list"]["cpu_ms"], 3),
         "ingest_alerts_per_s_2_workers": round(results["ingest_2w"]["rps"] * 5, 1),
         "list_per_s_2_workers": round(results["list_2w"]["rps"], 1),
+        # Latency below saturation (LIGHT_CONNECTIONS busy connections, 1 worker).
+        f"ingest_p99_ms_{LIGHT_CONNECTIONS}_connections": round(results["ingest_light"]["p99"], 1),
+        f"create_p99_ms_{LIGHT_CONNECTIONS}_connections": round(results["create_light"]["p99"], 1),
+        f"timeline_p99_ms_{LIGHT_CONNECTIONS}_connections": round(results["timeline_light"]["p99"], 1),
         "errors": int(sum(r["errors"] for r in results.values())),
         "cores": cores,
     }
