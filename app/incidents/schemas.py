@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, computed_f
 from sqlalchemy import Row
 
 from app.core.clock import AwareUTC
+from app.core.patch import Patch
 from app.core.text import NOT_BLANK
 from app.incidents.models import Incident, reference_of
 from app.incidents.state import Severity, Status, allowed_moves
@@ -45,9 +46,10 @@ class IncidentCreate(BaseModel):
     )
 
 
-class IncidentUpdate(BaseModel):
+class IncidentUpdate(Patch):
     """Only the fields sent are changed. `status` must be a move the status machine allows."""
 
+    NOT_NULL = frozenset({"title", "severity", "status", "services", "labels", "commander"})
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={"example": {"status": "acknowledged", "commander": "alice"}},

@@ -293,14 +293,6 @@ async def update_incident(
 ) -> Incident:
     """Apply a PATCH: plain fields, severity, cause, status move and commander, in that order."""
     sent = changes.model_fields_set
-    for field in ("title", "severity", "status", "services", "labels", "commander"):
-        if field in sent and getattr(changes, field) is None:
-            raise InvalidInput(
-                f"{field} cannot be null",
-                errors=[
-                    FieldProblem(field=f"body.{field}", message="may not be null", type="null")
-                ],
-            )
     if changes.status is not None:
         _check_move(incident, changes.status)
     cause = None

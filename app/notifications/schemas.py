@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from app.core.events import EventType
+from app.core.patch import Patch
 from app.core.text import NOT_BLANK
 from app.notifications.models import ALL_EVENTS, Delivery, DeliveryStatus, Format, Subscription
 from app.notifications.signing import decode_whsec
@@ -84,9 +85,10 @@ class SubscriptionCreate(BaseModel):
     description: Description | None = None
 
 
-class SubscriptionUpdate(BaseModel):
+class SubscriptionUpdate(Patch):
     """Only the fields sent change. Setting `active` to true clears `disabled_reason`."""
 
+    NOT_NULL = frozenset({"url", "events", "format", "secret", "active"})
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={"example": {"events": ["*"], "active": True}},

@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.core.clock import utcnow
-from app.core.errors import Conflict, FieldProblem, InvalidInput, NotFound
+from app.core.errors import Conflict, NotFound
 from app.core.pagination import PageParams, Rows, paginate
 from app.core.security import check_outbound_url
 from app.core.settings import Settings
@@ -15,7 +15,6 @@ from app.notifications.schemas import SubscriptionCreate, SubscriptionUpdate
 from app.notifications.signing import generate_secret
 
 REDELIVERABLE = (DeliveryStatus.FAILED, DeliveryStatus.DEAD)
-NOT_NULL = ("url", "events", "format", "secret", "active")
 
 
 class SubscriptionNotFound(NotFound):
@@ -74,15 +73,6 @@ async def update_subscription(
     sent = changes.model_fields_set
     if changes.url is not None:
         changes.url = check_outbound_url(changes.url, settings)
-    nulls = [field for field in NOT_NULL if field in sent and getattr(changes, field) is None]
-    if nulls:
-        raise InvalidInput(
-            f"{', '.join(nulls)} cannot be null",
-            errors=[
-                FieldProblem(field=f"body.{field}", message="may not be null", type="null")
-                for field in nulls
-            ],
-        )
     for field in sent:
         setattr(subscription, field, getattr(changes, field))
     if changes.active:

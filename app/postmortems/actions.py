@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.core.clock import utcnow
-from app.core.errors import FieldProblem, InvalidInput, NotFound
+from app.core.errors import NotFound
 from app.core.events import EventType, emit
 from app.core.pagination import PageParams, Rows, paginate
 from app.incidents.models import Incident, reference_of
@@ -30,8 +30,6 @@ from app.postmortems.models import (
 from app.postmortems.schemas import ActionItemCreate, ActionItemOut, ActionItemUpdate
 from app.timeline import service as timeline_service
 from app.timeline.models import EntryKind
-
-NOT_NULL = ("title", "kind", "status", "rollout")
 
 
 class ActionItemNotFound(NotFound):
@@ -169,18 +167,6 @@ async def get_action_item(
     return item, incident
 
 
-def _refuse_nulls(changes: ActionItemUpdate) -> None:
-    nulls = [f for f in NOT_NULL if f in changes.model_fields_set and getattr(changes, f) is None]
-    if nulls:
-        raise InvalidInput(
-            f"{', '.join(nulls)} cannot be null",
-            errors=[
-                FieldProblem(field=f"body.{f}", message="may not be null", type="null")
-                for f in nulls
-            ],
-        )
-
-
 async def _apply_rollout(
     session: AsyncSession, item: ActionItem, changes: ActionItemUpdate
 ) -> dict[str, dict[str, Any]]:
@@ -249,7 +235,6 @@ async def update_action_item(
     actor: str,
 ) -> ActionItemOut:
     """Apply a PATCH; a PATCH that changes nothing records nothing."""
-    _refuse_nulls(changes)
     changed: dict[str, Any] = {}
     for field in ("title", "description", "kind", "owner", "due", "status"):
         if field not in changes.model_fields_set:

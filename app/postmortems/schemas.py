@@ -14,6 +14,7 @@ from pydantic import (
 )
 
 from app.core.clock import utcnow
+from app.core.patch import Patch
 from app.core.text import NOT_BLANK
 from app.deploys.models import DeployKind, DeployStatus
 from app.incidents.state import Severity, Status
@@ -121,7 +122,7 @@ class ActionItemCreate(BaseModel):
         return self
 
 
-class ActionItemUpdate(BaseModel):
+class ActionItemUpdate(Patch):
     """Only the fields sent change. `rollout` entries are upserted per service; services
     not sent keep their rollout, and `{"service": …, "remove": true}` takes one out."""
 
@@ -138,6 +139,8 @@ class ActionItemUpdate(BaseModel):
             }
         },
     )
+
+    NOT_NULL = frozenset({"title", "kind", "status", "rollout"})
 
     title: Title | None = None
     description: Description | None = None

@@ -6,6 +6,7 @@ import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from app.core.clock import AwareUTC
+from app.core.patch import Patch
 from app.timeline.models import HUMAN_KINDS, EntryKind, TimelineEntry
 
 HumanKind = Literal["note", "action", "decision", "observation"]
@@ -69,7 +70,8 @@ class EntryCreate(BaseModel):
     data: Data = Field(default_factory=dict)
 
 
-class EntryUpdate(BaseModel):
+class EntryUpdate(Patch):
+    NOT_NULL = frozenset({"kind", "summary", "occurred_at", "data"})
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"example": {"summary": "Scaled checkout to 16 replicas"}}
     )

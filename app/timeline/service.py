@@ -177,13 +177,6 @@ async def update_entry(
     _check_not_future(changes.occurred_at)
     for field in changes.model_fields_set:
         value = getattr(changes, field)
-        if value is None and field in {"kind", "summary", "occurred_at", "data"}:
-            raise InvalidInput(
-                f"{field} cannot be null",
-                errors=[
-                    FieldProblem(field=f"body.{field}", message="may not be null", type="null")
-                ],
-            )
         setattr(entry, field, EntryKind(value) if field == "kind" else value)
     entry.updated_at = utcnow()
     await session.flush()
