@@ -126,6 +126,7 @@ class ActionItemUpdate(Patch):
     """Only the fields sent change. `rollout` entries are upserted per service; services
     not sent keep their rollout, and `{"service": …, "remove": true}` takes one out."""
 
+    NOT_NULL = frozenset({"title", "kind", "status", "rollout"})
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -139,8 +140,6 @@ class ActionItemUpdate(Patch):
             }
         },
     )
-
-    NOT_NULL = frozenset({"title", "kind", "status", "rollout"})
 
     title: Title | None = None
     description: Description | None = None
