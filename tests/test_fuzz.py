@@ -15,6 +15,7 @@ lookups rather than stopping at 404.
 """
 
 import asyncio
+import atexit
 import hashlib
 import hmac
 import json
@@ -85,9 +86,15 @@ async def _postgres(statement: str) -> bool:
     return True
 
 
-# Each case is sent to both: PostgreSQL refuses some text SQLite stores (NUL).
+def _drop_postgres() -> None:
+    asyncio.run(_postgres(f'DROP DATABASE IF EXISTS "{_POSTGRES_DATABASE}" WITH (FORCE)'))
+
+
+# Each case is sent to both: PostgreSQL refuses some text SQLite stores (NUL). The
+# database is dropped at exit, also when no test of this module was selected.
 APPS = [app]
 if asyncio.run(_postgres(f'CREATE DATABASE "{_POSTGRES_DATABASE}"')):
+    atexit.register(_drop_postgres)
     APPS.append(_app(f"{POSTGRES_URL.rpartition('/')[0]}/{_POSTGRES_DATABASE}"))
 
 # Path parameter -> ids of seeded rows (filled in by the `seeded` fixture).
@@ -181,8 +188,6 @@ def seeded() -> Iterator[None]:
     yield
     KNOWN.clear()
     shutil.rmtree(_WORKDIR, ignore_errors=True)
-    if len(APPS) > 1:
-        asyncio.run(_postgres(f'DROP DATABASE IF EXISTS "{_POSTGRES_DATABASE}" WITH (FORCE)'))
 
 
 def errors_are_problem_documents(_ctx: Any, response: Any, _case: Any) -> bool | None:
