@@ -177,13 +177,14 @@ async def _outage(http: httpx.AsyncClient, proxy: TcpProxy, server: Server) -> N
 
     # A blip with no request in between leaves dead connections in the pool: the first
     # request to use one fails (503, Alertmanager retries) and the pool is renewed, so
-    # the retry lands, once.
+    # the retry lands, once. The dispatcher's poll may meet the dead connection first,
+    # and then the notification lands at once.
     proxy.cut()
     proxy.restore()
     statuses = [await post_notification(http, 12)]
     while statuses[-1] != 200 and len(statuses) < 3:
         statuses.append(await post_notification(http, 12))
-    assert statuses == [503, 200], statuses
+    assert statuses in ([503, 200], [200]), statuses
     assert (await http.get("/readyz")).status_code == 200
     await _assert_bursts(http, range(13), extra={create["title"]})
     assert "Traceback" not in server.output(), server.output()
