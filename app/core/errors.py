@@ -280,16 +280,18 @@ def install_error_handlers(app: FastAPI) -> None:
             instance=request.url.path,
         )
 
-    async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-        if isinstance(exc, DBAPIError) and _unstorable_text(exc):
+    async def driver_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, DBAPIError)
+        if _unstorable_text(exc):
             return await app_error(request, InvalidInput(_UNSTORABLE_TEXT_DETAIL))
         # A driver error is an outage when the connection broke, when the server says
         # so (OperationalError), or when no statement was running: the connection
         # itself failed, e.g. closed by the server in the middle of the handshake.
-        if isinstance(exc, DBAPIError) and not (
-            exc.connection_invalidated or isinstance(exc, OperationalError) or exc.statement is None
-        ):
-            return await unexpected_error(request, exc)
+        if exc.connection_invalidated or isinstance(exc, OperationalError) or exc.statement is None:
+            return await database_unavailable(request, exc)
+        return await unexpected_error(request, exc)
+
+    async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
         log.warning("database unavailable on %s: %s", request.url.path, type(exc).__name__)
         return problem_response(
             503,
@@ -313,7 +315,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(IntegrityError, integrity_error)
-    app.add_exception_handler(DBAPIError, database_unavailable)
+    app.add_exception_handler(DBAPIError, driver_error)
     app.add_exception_handler(PoolTimeoutError, database_unavailable)
     app.add_exception_handler(ConnectionError, database_unavailable)
     app.add_exception_handler(Exception, unexpected_error)
