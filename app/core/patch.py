@@ -13,6 +13,12 @@ class Patch(BaseModel):
 
     NOT_NULL: ClassVar[frozenset[str]] = frozenset()
 
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        if unknown := cls.NOT_NULL - cls.model_fields.keys():
+            raise TypeError(f"{cls.__name__}.NOT_NULL names no field: {sorted(unknown)}")
+
     @field_validator("*", mode="before")
     @classmethod
     def _not_null(cls, value: Any, info: ValidationInfo) -> Any:

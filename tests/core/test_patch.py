@@ -3,6 +3,7 @@ field, nothing changes, and the OpenAPI document does not offer it."""
 
 import pytest
 
+from app.core.patch import Patch
 from app.main import create_app
 from tests.core.test_errors import assert_problem
 from tests.factories import make_incident
@@ -65,3 +66,11 @@ def test_the_document_offers_null_only_where_it_clears():
             assert "null" not in str(properties[field]), (name, field, properties[field])
         for field in cleared:
             assert {"type": "null"} in properties[field]["anyOf"], (name, field)
+
+
+def test_a_not_null_name_that_is_no_field_fails_at_class_creation():
+    with pytest.raises(TypeError, match="titel"):
+
+        class Misspelled(Patch):
+            NOT_NULL = frozenset({"titel"})
+            title: str | None = None
