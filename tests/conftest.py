@@ -28,10 +28,8 @@ __all__ = ["clock"]  # a fixture for every test
 
 ADMIN_KEY = "test-admin-key-0123456789"
 ALERTMANAGER_TOKEN = "am-secret-token"  # what the captured fixtures were sent with
-# The shared sender fixtures sit next to the repository (see ../shared/fixtures/README.md).
-FIXTURES = Path(
-    os.environ.get("MUSTER_FIXTURES_DIR", Path(__file__).resolve().parents[2] / "shared/fixtures")
-)
+# Payloads captured from or published by the real senders (provenance: tests/fixtures/README.md).
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 POSTGRES_URL = os.environ.get(
     "MUSTER_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 )
