@@ -14,11 +14,15 @@ FROM ${PYTHON_IMAGE} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 WORKDIR /src
+# The dependencies are exactly the hash-locked requirements.txt (setuptools, Muster's
+# build backend, included); Muster's own wheel is built from those wheels alone.
+COPY requirements.txt ./
+RUN pip wheel --require-hashes --no-deps --wheel-dir /wheels --requirement requirements.txt
 # setup.py copies alembic/ into the wheel (app/_alembic) so `muster migrate` works installed.
 COPY pyproject.toml setup.py MANIFEST.in README.md ./
 COPY alembic ./alembic
 COPY app ./app
-RUN pip wheel --wheel-dir /wheels .
+RUN pip wheel --no-deps --no-index --find-links=/wheels --wheel-dir /wheels .
 
 FROM ${PYTHON_IMAGE} AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -32,7 +36,9 @@ RUN groupadd --system --gid 10001 muster \
     && useradd --system --uid 10001 --gid muster --home-dir /var/lib/muster \
         --no-create-home --shell /usr/sbin/nologin muster \
     && install --directory --owner=muster --group=muster --mode=0750 /var/lib/muster
-# Only the wheels from stage 1 reach this image, and only through a bind mount.
+# Only the wheels from stage 1 reach this image, and only through a bind mount. They are
+# the only index, so every version is the locked one.
+# hadolint ignore=DL3013
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     pip install --no-index --find-links=/wheels muster
 # The working directory is the only writable place the image offers (the default
@@ -41,6 +47,6 @@ WORKDIR /var/lib/muster
 USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-    CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('MUSTER_PORT', '8000'), timeout=4)"
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('MUSTER_PORT', '8000'), timeout=4)"]
 ENTRYPOINT ["muster"]
 CMD ["serve"]

@@ -76,9 +76,7 @@ someone allowed to read that Secret); else from database.driver.
 
 {{/* Refuse what cannot work, with a message that says what to change. */}}
 {{- define "muster.validate" -}}
-{{- if and (not .Values.database.url) (not .Values.existingSecret) }}
-{{- fail "muster: set database.url (postgresql+asyncpg://user:password@host:5432/muster) or existingSecret (a Secret with the key MUSTER_DATABASE_URL)" }}
-{{- end }}
+{{- $_ := required "muster: set database.url (postgresql+asyncpg://user:password@host:5432/muster) or existingSecret (a Secret with the key MUSTER_DATABASE_URL)" (or .Values.database.url .Values.existingSecret) }}
 {{- if and .Values.database.url .Values.existingSecret }}
 {{- fail "muster: set database.url or existingSecret, not both: with existingSecret the URL is that Secret's MUSTER_DATABASE_URL" }}
 {{- end }}
