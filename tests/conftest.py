@@ -16,6 +16,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import delete, text
+from sqlalchemy.exc import DBAPIError
 
 from app.core.db import Database
 from app.core.settings import Settings
@@ -108,11 +109,19 @@ async def database(app: FastAPI) -> AsyncIterator[Database]:
     database: Database = app.state.database
     yield database
     app.state.seen_notifications.clear()
-    async with database.engine.begin() as connection:
-        for table in reversed(metadata.sorted_tables):
-            await connection.execute(delete(table))
-        if connection.dialect.name == "postgresql":
-            await connection.execute(text(f"ALTER SEQUENCE {NUMBER_SEQUENCE} RESTART"))
+    # The app's dispatcher may be mid-turn on the same rows: on PostgreSQL the two can
+    # deadlock, and when the emptying is the one aborted, it is simply done again.
+    for attempt in range(5):
+        try:
+            async with database.engine.begin() as connection:
+                for table in reversed(metadata.sorted_tables):
+                    await connection.execute(delete(table))
+                if connection.dialect.name == "postgresql":
+                    await connection.execute(text(f"ALTER SEQUENCE {NUMBER_SEQUENCE} RESTART"))
+            return
+        except DBAPIError as exc:
+            if "deadlock detected" not in str(exc) or attempt == 4:
+                raise
 
 
 @pytest.fixture
