@@ -62,7 +62,7 @@ def schema_is_servable(revision: str | None) -> bool:
     At this code's head, yes; at an older revision of ours, no (run the migrations). At
     a revision this code does not know, yes: a newer release migrated the database while
     this one still serves, as in a rolling upgrade, and migrations keep the previous
-    release working (README, "Run in production").
+    release working (docs/operations.md, "Scaling").
     """
     if revision is None:
         return False
