@@ -196,6 +196,26 @@ def _unreadable_body(cause: BaseException | None) -> InvalidInput | None:
     )
 
 
+def _json_syntax_error(exc: RequestValidationError) -> InvalidInput | None:
+    """FastAPI locates a JSON syntax error by character offset (`body.22`); people need
+    the line and column their editor shows."""
+    (error, *others) = exc.errors() or [{}]
+    document = exc.body
+    if others or error.get("type") != "json_invalid" or not isinstance(document, str):
+        return None
+    offset = error["loc"][-1]
+    if not isinstance(offset, int):
+        return None
+    line = document.count("\n", 0, offset) + 1
+    column = offset - (document.rfind("\n", 0, offset) + 1) + 1
+    reason = f"{error.get('ctx', {}).get('error', 'invalid JSON')} at line {line}, column {column}"
+    return InvalidInput(
+        f"The body is not valid JSON: {reason}",
+        errors=[FieldProblem(field="body", message=reason, type="json_invalid")],
+        extra={"line": line, "column": column},
+    )
+
+
 def _allowed_methods(request: Request) -> list[str]:
     """Every method some route serves at this path (Starlette names only the first route's)."""
     methods: set[str] = set()
@@ -248,7 +268,8 @@ def install_error_handlers(app: FastAPI) -> None:
                 + (f", not {content_type}" if content_type else ""),
                 instance=request.url.path,
             )
-        return await app_error(request, InvalidInput.from_errors(exc.errors()))
+        syntax = _json_syntax_error(exc)
+        return await app_error(request, syntax or InvalidInput.from_errors(exc.errors()))
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
