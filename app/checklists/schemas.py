@@ -19,9 +19,7 @@ class ChecklistItemOut(BaseModel):
 class ChecklistItemUpdate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={
-            "example": {"done": True, "note": "No rollback: v2.3.1 is not involved", "by": "alice"}
-        },
+        json_schema_extra={"example": {"done": True}},
     )
 
     done: StrictBool | None = None

@@ -41,17 +41,13 @@ class DeployCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
+            # No times (the time of the report applies) and no `external_id` (CI's own id).
             "example": {
-                "service": "checkout",
+                "service": "checkout-api",
                 "environment": "production",
                 "version": "v2.14.0",
-                "commit_sha": "3f6c2a1e9b0d4c5f8a7e6d5c4b3a291817161514",
                 "status": "succeeded",
-                "started_at": "2026-11-28T09:58:00Z",
-                "finished_at": "2026-11-28T10:03:12Z",
-                "url": "https://ci.example.com/pipelines/8812",
                 "actor": "release-bot",
-                "external_id": "pipeline-8812",
             }
         },
     )
@@ -112,7 +108,7 @@ class SuspectDeployOut(DeployOut):
                 "source": "api",
                 "external_id": "pipeline-8812",
                 "kind": "deploy",
-                "service": "checkout",
+                "service": "checkout-api",
                 "environment": "production",
                 "version": "v2.14.0",
                 "commit_sha": "3f6c2a1e9b0d4c5f8a7e6d5c4b3a291817161514",

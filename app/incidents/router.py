@@ -3,7 +3,7 @@
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi import APIRouter, Body, Header, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from app.core.api import API_PREFIX
@@ -24,7 +24,13 @@ from app.core.security import ReadIncidents, WriteIncidents
 from app.incidents import service
 from app.incidents.deps import CurrentIncident, LockedIncident, TemplateDep
 from app.incidents.models import Incident
-from app.incidents.schemas import IncidentCreate, IncidentOut, IncidentUpdate, incident_json
+from app.incidents.schemas import (
+    UPDATE_EXAMPLES,
+    IncidentCreate,
+    IncidentOut,
+    IncidentUpdate,
+    incident_json,
+)
 from app.incidents.service import IncidentFilters, IncidentNotFound, InvalidTransition
 from app.incidents.state import Severity, Status
 from app.postmortems import recurrence
@@ -149,7 +155,7 @@ async def get_incident(
     ),
 )
 async def update_incident(
-    body: IncidentUpdate,
+    body: Annotated[IncidentUpdate, Body(openapi_examples=UPDATE_EXAMPLES)],
     session: SessionDep,
     incident: LockedIncident,
     principal: WriteIncidents,

@@ -2,6 +2,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
+from fastapi.openapi.models import Example
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, computed_field
 from sqlalchemy import Row
 
@@ -25,13 +26,11 @@ class IncidentCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
+            # No `started_at`: the impact began now unless the caller says otherwise.
             "example": {
-                "title": "Checkout returns 502 for 30% of requests",
-                "summary": "Error rate on checkout-api jumped after 14:02 UTC.",
+                "title": "Checkout returns 502 for some requests",
                 "severity": "sev2",
                 "services": ["checkout-api"],
-                "labels": {"region": "eu-west-1"},
-                "started_at": "2026-11-28T14:02:00Z",
             }
         },
     )
@@ -50,10 +49,7 @@ class IncidentUpdate(Patch):
     """Only the fields sent are changed. `status` must be a move the status machine allows."""
 
     NOT_NULL = frozenset({"title", "severity", "status", "services", "labels", "commander"})
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"example": {"status": "acknowledged", "commander": "alice"}},
-    )
+    model_config = ConfigDict(extra="forbid")
 
     title: Title | None = None
     summary: Summary | None = None
@@ -67,6 +63,20 @@ class IncidentUpdate(Patch):
     caused_by_deploy_id: uuid.UUID | None = Field(
         default=None, description="The deploy that caused the incident; null clears it"
     )
+
+
+# One change each: an example sent as it is must not change more than its name says.
+UPDATE_EXAMPLES: dict[str, Example] = {
+    "acknowledge": {"summary": "Acknowledge", "value": {"status": "acknowledged"}},
+    "investigate": {"summary": "Start investigating", "value": {"status": "investigating"}},
+    "mitigate": {"summary": "Mark mitigated", "value": {"status": "mitigated"}},
+    "resolve": {"summary": "Resolve", "value": {"status": "resolved"}},
+    "raise-severity": {"summary": "Raise severity to sev1", "value": {"severity": "sev1"}},
+    "hand-over-command": {
+        "summary": "Hand over command (to a handle)",
+        "value": {"commander": "bob"},
+    },
+}
 
 
 class IncidentOut(BaseModel):

@@ -87,26 +87,26 @@ class AlertmanagerPayload(BaseModel):
         json_schema_extra={
             "example": {
                 "version": "4",
-                "groupKey": '{}:{alertname="HighErrorRate", service="checkout"}',
+                "groupKey": '{}:{alertname="HighErrorRate", service="checkout-api"}',
                 "status": "firing",
                 "receiver": "muster",
-                "groupLabels": {"alertname": "HighErrorRate", "service": "checkout"},
+                "groupLabels": {"alertname": "HighErrorRate", "service": "checkout-api"},
                 "commonLabels": {
                     "alertname": "HighErrorRate",
-                    "service": "checkout",
+                    "service": "checkout-api",
                     "severity": "critical",
                 },
-                "commonAnnotations": {"summary": "checkout 5xx ratio above 5%"},
+                "commonAnnotations": {"summary": "checkout-api 5xx ratio above 5%"},
                 "externalURL": "http://alertmanager:9093",
                 "alerts": [
                     {
                         "status": "firing",
                         "labels": {
                             "alertname": "HighErrorRate",
-                            "service": "checkout",
+                            "service": "checkout-api",
                             "severity": "critical",
                         },
-                        "annotations": {"summary": "checkout 5xx ratio above 5%"},
+                        "annotations": {"summary": "checkout-api 5xx ratio above 5%"},
                         "startsAt": "2026-11-28T14:01:26.07Z",
                         "endsAt": "0001-01-01T00:00:00Z",
                         "generatorURL": "http://prometheus:9090/graph",

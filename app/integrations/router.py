@@ -163,7 +163,7 @@ async def github_webhook(
             "status_changed_at": "2026-11-28 10:03:12 +0100",
             "deployment_id": 15,
             "environment": "production",
-            "project": {"name": "checkout", "path_with_namespace": "shop/checkout"},
+            "project": {"name": "checkout-api", "path_with_namespace": "shop/checkout-api"},
             "short_sha": "279484c0",
         }
     ),

@@ -91,7 +91,7 @@ class SubscriptionUpdate(Patch):
     NOT_NULL = frozenset({"url", "events", "format", "secret", "active"})
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"example": {"events": ["*"], "active": True}},
+        json_schema_extra={"example": {"active": False}},
     )
 
     url: Url | None = None

@@ -1,9 +1,8 @@
 """Who is on an incident: join, change role, leave (history is kept)."""
 
-import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Path, Query, status
 from fastapi.responses import JSONResponse
 
 from app.core.api import API_PREFIX
@@ -16,6 +15,16 @@ from app.incidents.service import IncidentNotFound
 from app.participants import service
 from app.participants.schemas import ParticipantCreate, ParticipantOut, ParticipantUpdate
 from app.participants.service import AlreadyParticipating, ParticipantLeft, ParticipantNotFound
+
+ParticipantRef = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=100,
+        description="The participant's handle (their current stint) or the stint's id",
+        examples=["alice"],
+    ),
+]
 
 router = APIRouter(
     prefix=f"{API_PREFIX}/incidents/{{incident_id}}/participants",
@@ -67,7 +76,7 @@ async def join_incident(
     responses=responses(ParticipantNotFound, ParticipantLeft, UnsupportedMediaType),
 )
 async def change_role(
-    participant_id: uuid.UUID,
+    participant_id: ParticipantRef,
     body: ParticipantUpdate,
     session: SessionDep,
     incident: LockedIncident,
@@ -83,7 +92,7 @@ async def change_role(
     "/{participant_id}", response_model=ParticipantOut, responses=responses(ParticipantNotFound)
 )
 async def leave_incident(
-    participant_id: uuid.UUID,
+    participant_id: ParticipantRef,
     session: SessionDep,
     incident: LockedIncident,
     principal: WriteIncidents,

@@ -13,9 +13,7 @@ HANDLE = Field(
 class ParticipantCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={
-            "example": {"handle": "alice", "name": "Alice Liddell", "team": "sre", "role": "sre"}
-        },
+        json_schema_extra={"example": {"handle": "alice", "role": "sre"}},
     )
 
     handle: str = HANDLE

@@ -131,16 +131,20 @@ async def list_participants(
     )
 
 
-async def get_participant(
-    session: AsyncSession, incident: Incident, participant_id: uuid.UUID
-) -> Participant:
+async def get_participant(session: AsyncSession, incident: Incident, ident: str) -> Participant:
+    """A participant by id, or by handle: the handle's current stint, else its latest."""
+    try:
+        where = col(Participant.id) == uuid.UUID(ident)
+    except ValueError:
+        where = col(Participant.handle) == ident
     participant = await session.scalar(
-        select(Participant).where(
-            col(Participant.id) == participant_id, col(Participant.incident_id) == incident.id
-        )
+        select(Participant)
+        .where(where, col(Participant.incident_id) == incident.id)
+        .order_by(col(Participant.left_at).is_not(None), col(Participant.joined_at).desc())
+        .limit(1)
     )
     if participant is None:
-        raise ParticipantNotFound(f"No participant {participant_id} on {incident.reference}")
+        raise ParticipantNotFound(f"No participant {ident} on {incident.reference}")
     return participant
 
 

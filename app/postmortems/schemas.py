@@ -94,14 +94,9 @@ class ActionItemCreate(BaseModel):
         json_schema_extra={
             "example": {
                 "title": "Alert on connection-pool saturation",
-                "description": "Page when the pool is above 90% for 5 minutes.",
                 "kind": "detect",
                 "owner": "alice",
-                "due": "2026-12-15",
-                "rollout": [
-                    {"service": "checkout", "status": "in_progress"},
-                    {"service": "payments"},
-                ],
+                "rollout": [{"service": "checkout-api"}, {"service": "payments-api"}],
             }
         },
     )
@@ -129,16 +124,7 @@ class ActionItemUpdate(Patch):
     NOT_NULL = frozenset({"title", "kind", "status", "rollout"})
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={
-            "example": {
-                "status": "in_progress",
-                "rollout": [
-                    {"service": "checkout", "status": "done", "note": "shipped in v2.15"},
-                    {"service": "search", "status": "pending"},
-                    {"service": "payments", "remove": True},
-                ],
-            }
-        },
+        json_schema_extra={"example": {"rollout": [{"service": "checkout-api", "status": "done"}]}},
     )
 
     title: Title | None = None

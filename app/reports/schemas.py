@@ -69,7 +69,7 @@ EXAMPLE: dict[str, Any] = {
         "resolved": 2,
         "closed": 0,
     },
-    "by_service": {"checkout": 3, "payments": 2},
+    "by_service": {"checkout-api": 3, "payments-api": 2},
     "time_to_acknowledge": _STAT,
     "time_to_sre_engagement": {"count": 2, "median_seconds": 240.0, "p90_seconds": 720.0},
     "time_to_mitigate": {"count": 3, "median_seconds": 2700.0, "p90_seconds": 5400.0},
@@ -80,7 +80,7 @@ EXAMPLE: dict[str, Any] = {
     },
     "services": [
         {
-            "service": "checkout",
+            "service": "checkout-api",
             "incidents": 3,
             "deploys": 12,
             "change_failures": 2,

@@ -1,9 +1,8 @@
 """Rollback reviews: propose a rollback, have a second person decide, execute, verify."""
 
-import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Body, Path, Query, status
 from fastapi.responses import JSONResponse
 
 from app.core.api import API_PREFIX
@@ -17,8 +16,25 @@ from app.incidents.models import Incident
 from app.incidents.service import IncidentNotFound
 from app.rollbacks import service
 from app.rollbacks.models import ReviewStatus, RollbackReview
-from app.rollbacks.schemas import DecisionIn, ExecutionIn, ReviewCreate, ReviewOut, VerificationIn
+from app.rollbacks.schemas import (
+    DECISION_EXAMPLES,
+    DecisionIn,
+    ExecutionIn,
+    ReviewCreate,
+    ReviewOut,
+    VerificationIn,
+)
 from app.rollbacks.service import FourEyesViolation, ReviewStepNotAllowed, RollbackReviewNotFound
+
+ReviewRef = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=64,
+        description="The review's id, or `latest` for the incident's newest review",
+        examples=["latest"],
+    ),
+]
 
 router = APIRouter(
     prefix=f"{API_PREFIX}/incidents/{{incident_id}}/rollback-reviews",
@@ -72,7 +88,7 @@ async def list_rollback_reviews(
 
 @router.get("/{review_id}", response_model=ReviewOut, responses=responses(RollbackReviewNotFound))
 async def get_rollback_review(
-    review_id: uuid.UUID, session: SessionDep, incident: CurrentIncident, _: ReadIncidents
+    review_id: ReviewRef, session: SessionDep, incident: CurrentIncident, _: ReadIncidents
 ) -> ReviewOut:
     """One rollback review, with the step it allows next."""
     return ReviewOut.of(await service.get_review(session, incident, review_id))
@@ -90,8 +106,8 @@ async def get_rollback_review(
     ),
 )
 async def decide_rollback(
-    review_id: uuid.UUID,
-    body: DecisionIn,
+    review_id: ReviewRef,
+    body: Annotated[DecisionIn, Body(openapi_examples=DECISION_EXAMPLES)],
     session: SessionDep,
     incident: LockedIncident,
     _: WriteIncidents,
@@ -105,7 +121,7 @@ async def decide_rollback(
 
 @router.post("/{review_id}/execution", response_model=ReviewOut, responses=_STEP_ERRORS)
 async def execute_rollback(
-    review_id: uuid.UUID,
+    review_id: ReviewRef,
     body: ExecutionIn,
     session: SessionDep,
     incident: LockedIncident,
@@ -120,7 +136,7 @@ async def execute_rollback(
 
 @router.post("/{review_id}/verification", response_model=ReviewOut, responses=_STEP_ERRORS)
 async def verify_rollback(
-    review_id: uuid.UUID,
+    review_id: ReviewRef,
     body: VerificationIn,
     session: SessionDep,
     incident: LockedIncident,

@@ -2,6 +2,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
+from fastapi.openapi.models import Example
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -32,18 +33,11 @@ class ReviewCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
+            # No `deploy_id`: pick one from the incident's suspect deploys when it applies.
             "example": {
-                "service": "checkout",
-                "environment": "production",
-                "deploy_id": "5b0c7a52-0d0e-4c55-9a53-1f4f3c1e9d21",
-                "from_version": "2.4.0",
-                "to_version": "2.3.9",
-                "procedure": [
-                    "Pause the checkout deploy pipeline",
-                    "helm rollback checkout 41 -n shop",
-                    "Watch 5xx rate and p99 latency for 10 minutes",
-                ],
-                "risks": "2.4.0 migrated the carts table; 2.3.9 ignores the new column.",
+                "service": "checkout-api",
+                "to_version": "v2.13.0",
+                "procedure": ["Roll checkout-api back to v2.13.0", "Watch the error rate"],
                 "requested_by": "alice",
             }
         },
@@ -69,17 +63,14 @@ class ReviewCreate(BaseModel):
     requested_by: Handle = Field(description="Who proposes it; may not approve it")
 
 
+DECISION_EXAMPLES: dict[str, Example] = {
+    "approve": {"summary": "Approve", "value": {"decision": "approve", "reviewer": "bob"}},
+    "reject": {"summary": "Reject", "value": {"decision": "reject", "reviewer": "bob"}},
+}
+
+
 class DecisionIn(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "example": {
-                "decision": "approve",
-                "reviewer": "bob",
-                "comment": "Procedure checked; the carts column is ignored by 2.3.9.",
-            }
-        },
-    )
+    model_config = ConfigDict(extra="forbid")
 
     decision: Decision
     reviewer: Handle = Field(description="A second person: not the requester (case-insensitive)")
@@ -89,13 +80,7 @@ class DecisionIn(BaseModel):
 class ExecutionIn(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={
-            "example": {
-                "executed_by": "carol",
-                "outcome": "succeeded",
-                "note": "helm rollback done at 14:31; all pods on 2.3.9",
-            }
-        },
+        json_schema_extra={"example": {"executed_by": "carol", "outcome": "succeeded"}},
     )
 
     executed_by: Handle
@@ -109,12 +94,7 @@ class VerificationIn(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "example": {
-                "verified_by": "bob",
-                "result": "recovered",
-                "note": "5xx back to 0.1% for 10 minutes",
-                "mark_mitigated": True,
-            }
+            "example": {"verified_by": "bob", "result": "recovered", "mark_mitigated": True}
         },
     )
 

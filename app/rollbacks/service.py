@@ -269,16 +269,26 @@ async def verify(
     return review
 
 
-async def get_review(
-    session: AsyncSession, incident: Incident, review_id: uuid.UUID
-) -> RollbackReview:
-    review = await session.scalar(
-        select(RollbackReview).where(
-            col(RollbackReview.id) == review_id, col(RollbackReview.incident_id) == incident.id
-        )
-    )
+LATEST = "latest"
+
+
+async def get_review(session: AsyncSession, incident: Incident, ident: str) -> RollbackReview:
+    """A review by id, or the incident's newest one by `latest`."""
+    statement = select(RollbackReview).where(col(RollbackReview.incident_id) == incident.id)
+    if ident == LATEST:
+        statement = statement.order_by(
+            col(RollbackReview.created_at).desc(), col(RollbackReview.id).desc()
+        ).limit(1)
+    else:
+        try:
+            statement = statement.where(col(RollbackReview.id) == uuid.UUID(ident))
+        except ValueError:
+            raise RollbackReviewNotFound(
+                f"`{ident}` is neither a rollback review's id nor `{LATEST}`"
+            ) from None
+    review = await session.scalar(statement)
     if review is None:
-        raise RollbackReviewNotFound(f"No rollback review {review_id} on {incident.reference}")
+        raise RollbackReviewNotFound(f"No rollback review {ident} on {incident.reference}")
     return review
 
 

@@ -50,13 +50,8 @@ class EntryCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "example": {
-                "kind": "action",
-                "summary": "Scaled checkout to 12 replicas",
-                "body": "CPU was pinned at 100% on all 6 pods.",
-                "author": "alice",
-                "occurred_at": "2026-11-28T14:05:00Z",
-            }
+            # No `occurred_at`: it happened now unless the caller back-dates it.
+            "example": {"kind": "action", "summary": "Scaled checkout-api up", "author": "alice"}
         },
     )
 
@@ -73,7 +68,8 @@ class EntryCreate(BaseModel):
 class EntryUpdate(Patch):
     NOT_NULL = frozenset({"kind", "summary", "occurred_at", "data"})
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"example": {"summary": "Scaled checkout to 16 replicas"}}
+        extra="forbid",
+        json_schema_extra={"example": {"summary": "Scaled checkout-api to 16 replicas"}},
     )
 
     kind: HumanKind | None = None
