@@ -24,7 +24,7 @@ from app.core.draining import delay_sigterm
 from app.core.errors import install_error_handlers
 from app.core.idempotency import IdempotentReplay
 from app.core.middleware import BodyLimitMiddleware, Metrics, ObservabilityMiddleware
-from app.core.openapi import COMMON_ERRORS, install_openapi
+from app.core.openapi import COMMON_ERRORS, OUTBOUND_TAG, install_openapi
 from app.core.settings import Settings, get_settings
 from app.deploys.router import router as deploys_router
 from app.deploys.router import suspects_router
@@ -67,13 +67,14 @@ _SECTIONS = {
     "action-items": "Prevention measures, tracked across services",
     "postmortems": "The postmortem drafted from the record; recurrences",
     "reports": "How fast the team acknowledges, engages, mitigates, resolves",
-    "webhooks": "Inbound: Alertmanager, GitHub, GitLab and any CI",
+    "webhooks": "What Alertmanager, GitHub and GitLab send to Muster (set up in those tools)",
     "deploys": "Release history from CI, and the deploys suspected of an incident",
     "subscriptions": "Signed outbound webhooks",
     "deliveries": "Each outbound webhook delivery and its attempts",
     "events": "A live stream of the events Muster emits",
     "api-keys": "API keys and their scopes",
     "operations": "Health, readiness and metrics",
+    OUTBOUND_TAG: "Webhooks: what Muster sends to your subscription URLs (not endpoints to call)",
 }
 TAGS = [{"name": name, "description": about} for name, about in _SECTIONS.items()]
 
@@ -174,7 +175,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router, responses=COMMON_ERRORS)
     app.include_router(ops_router)
     document_webhooks(app)  # inner: webhook payloads as serialised
-    install_openapi(app)  # outer: adds the problem schemas and caches the document
+    install_openapi(  # outer: adds the problem schemas and caches the document
+        app, checklist_keys=[item.key for item in app.state.checklist_template.items]
+    )
     _mount_docs(app)
     return app
 

@@ -81,7 +81,13 @@ def same_secret(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode(), expected.encode())
 
 
-_bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer mst_…`")
+# Named for the person in Swagger UI's Authorize dialog, where it is listed first.
+API_KEY_SCHEME = "MusterApiKey"
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name=API_KEY_SCHEME,
+    description="Your Muster API key (`mst_…`); paste the key alone, without `Bearer`",
+)
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
