@@ -49,7 +49,7 @@ def etag(incident: Incident) -> str:
 
 
 def _headers(incident: Incident) -> dict[str, str]:
-    return {"ETag": etag(incident), "Location": f"{API_PREFIX}/incidents/{incident.id}"}
+    return {"ETag": etag(incident), "Location": f"{API_PREFIX}/incidents/{incident.reference}"}
 
 
 def _check_if_match(incident: Incident, if_match: str | None) -> None:

@@ -62,7 +62,7 @@ async def join_incident(
 ) -> JSONResponse:
     """Join with a role; joining as `commander` makes you the incident's commander."""
     participant = await service.join(session, incident, body, actor=principal.name)
-    location = f"{API_PREFIX}/incidents/{incident.id}/participants/{participant.id}"
+    location = f"{API_PREFIX}/incidents/{incident.reference}/participants/{participant.id}"
     return JSONResponse(
         ParticipantOut.of(participant).model_dump(mode="json"),
         status_code=201,

@@ -3,6 +3,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
+from app.core.api import API_PREFIX
 from app.participants.models import Participant, Role
 
 HANDLE = Field(
@@ -46,6 +47,14 @@ class ParticipantOut(BaseModel):
     @property
     def active(self) -> bool:
         return self.left_at is None
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="`self` (PATCH changes the role, DELETE leaves) and its `incident`"
+    )
+    @property
+    def links(self) -> dict[str, str]:
+        incident = f"{API_PREFIX}/incidents/{self.incident_id}"
+        return {"self": f"{incident}/participants/{self.id}", "incident": incident}
 
     @classmethod
     def of(cls, participant: Participant) -> "ParticipantOut":

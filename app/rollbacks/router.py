@@ -48,7 +48,7 @@ _STEP_ERRORS = responses(
 
 
 def _location(incident: Incident, review: RollbackReview) -> str:
-    return f"{API_PREFIX}/incidents/{incident.id}/rollback-reviews/{review.id}"
+    return f"{API_PREFIX}/incidents/{incident.reference}/rollback-reviews/{review.id}"
 
 
 @router.post(

@@ -11,6 +11,7 @@ from pydantic import (
     computed_field,
 )
 
+from app.core.api import API_PREFIX
 from app.core.text import NOT_BLANK, TRIMMED
 from app.incidents.schemas import Handle
 from app.rollbacks.models import (
@@ -144,6 +145,17 @@ class ReviewOut(BaseModel):
     def allowed_actions(self) -> list[ReviewAction]:
         action = NEXT_ACTION.get(self.status)
         return [action] if action else []
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="`self`, its `incident`, and the URL of the step it allows next (POST), "
+        "named as in `allowed_actions`"
+    )
+    @property
+    def links(self) -> dict[str, str]:
+        incident = f"{API_PREFIX}/incidents/{self.incident_id}"
+        own = f"{incident}/rollback-reviews/{self.id}"
+        steps = {action.value: f"{own}/{action.value}" for action in self.allowed_actions}
+        return {"self": own, "incident": incident, **steps}
 
     @classmethod
     def of(cls, review: RollbackReview) -> "ReviewOut":

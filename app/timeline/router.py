@@ -52,7 +52,7 @@ async def add_entry(
 ) -> JSONResponse:
     """Record a note, action, decision or observation; it may be back-dated."""
     entry = service.add_entry(session, incident, body, principal_name=principal.name)
-    location = f"{API_PREFIX}/incidents/{incident.id}/timeline/{entry.id}"
+    location = f"{API_PREFIX}/incidents/{incident.reference}/timeline/{entry.id}"
     return JSONResponse(
         entry.model_dump(mode="json"), status_code=201, headers={"Location": location}
     )

@@ -30,7 +30,8 @@ async def test_create_returns_the_incident_with_reference_location_and_etag(clie
         "resolved",
         "closed",
     ]
-    assert response.headers["location"] == f"/api/v1/incidents/{incident['id']}"
+    assert response.headers["location"] == f"/api/v1/incidents/{incident['reference']}"
+    assert (await client.get(response.headers["location"])).json() == incident
     assert response.headers["etag"]
     assert await outbox_types(database) == ["timeline.event_added", "incident.created"]
     entries = await timeline(client, incident)

@@ -107,3 +107,28 @@ async def test_role_change_after_leaving_is_refused(client):
     assert_problem(
         await client.patch(_url(incident, f"/{frank['id']}"), json={"role": "commander"}), 409
     )
+
+
+async def test_a_participant_is_addressed_by_handle_by_reference(client):
+    """What a person has at hand: the incident's reference and the participant's handle."""
+    incident = await make_incident(client)
+    alice = await join(client, incident, "alice", "developer")
+    url = f"/api/v1/incidents/{incident['reference']}/participants/alice"
+    created = await client.post(
+        f"/api/v1/incidents/{incident['reference']}/participants", json={"handle": "bob"}
+    )
+    assert created.headers["location"] == (
+        f"/api/v1/incidents/{incident['reference']}/participants/{created.json()['id']}"
+    )
+    changed = await client.patch(url, json={"role": "sre"})
+    assert (changed.json()["id"], changed.json()["role"]) == (alice["id"], "sre")
+    assert changed.json()["links"]["self"].endswith(f"/participants/{alice['id']}")
+    assert (await client.get(changed.json()["links"]["incident"])).json()["id"] == incident["id"]
+    assert (await client.delete(url)).json()["left_at"] is not None
+    # Rejoined: the handle names the current stint; after leaving, the latest one.
+    again = await join(client, incident, "alice", "observer")
+    assert (await client.patch(url, json={"role": "commander"})).json()["id"] == again["id"]
+    left = await client.delete(url)
+    assert (left.json()["id"], left.json()["active"]) == (again["id"], False)
+    assert (await client.delete(url)).json()["id"] == again["id"]  # leaving twice is harmless
+    assert_problem(await client.patch(_url(incident, "/carol"), json={"role": "sre"}), 404)

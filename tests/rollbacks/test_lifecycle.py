@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from app.core.events import OutboxEvent
+from tests.core.test_errors import assert_problem
 from tests.factories import make_incident, move, outbox_types
 from tests.rollbacks.helpers import (
     checklist_item,
@@ -64,7 +65,9 @@ async def test_proposed_approved_executed_verified_and_mitigated(client, databas
     )
     assert response.status_code == 201, response.text
     review = response.json()
-    assert response.headers["location"] == f"{reviews_url(incident)}/{review['id']}"
+    assert response.headers["location"] == (
+        f"/api/v1/incidents/{incident['reference']}/rollback-reviews/{review['id']}"
+    )
     assert await read(client, review) == review
     assert (review["status"], review["from_version"], review["environment"]) == (
         "proposed",
@@ -266,3 +269,30 @@ async def test_an_idempotency_key_makes_a_retried_proposal_one_review(client, da
     assert again.headers["idempotent-replayed"] == "true"
     assert len((await client.get(reviews_url(incident))).json()["items"]) == 1
     assert (await outbox_types(database)).count("rollback_review.requested") == 1
+
+
+async def test_latest_names_the_newest_review_and_links_lead_to_the_next_step(client):
+    incident = await make_incident(client, services=["checkout"])
+    await propose(client, incident)
+    newest = await propose(client, incident, to_version="2.3.8")
+    latest = f"/api/v1/incidents/{incident['reference']}/rollback-reviews/latest"
+    assert (await client.get(latest)).json()["id"] == newest["id"]
+    assert newest["links"]["decision"] == (
+        f"/api/v1/incidents/{incident['id']}/rollback-reviews/{newest['id']}/decision"
+    )
+    decided = await client.post(
+        f"{latest}/decision", json={"decision": "approve", "reviewer": "bob"}
+    )
+    approved = decided.json()
+    assert (approved["id"], approved["status"]) == (newest["id"], "approved")
+    assert set(approved["links"]) == {"self", "incident", "execution"}
+    executed = await client.post(
+        approved["links"]["execution"], json={"executed_by": "carol", "outcome": "succeeded"}
+    )
+    assert executed.status_code == 200, executed.text
+    assert set(executed.json()["links"]) == {"self", "incident", "verification"}
+    assert (await client.get(executed.json()["links"]["self"])).json() == executed.json()
+    none_yet = await make_incident(client)
+    missing = f"/api/v1/incidents/{none_yet['reference']}/rollback-reviews/latest"
+    assert_problem(await client.get(missing), 404)
+    assert_problem(await client.get(latest.replace("latest", "newest")), 404)
