@@ -4,14 +4,10 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
-from pathlib import Path
 
-import fastapi_offline
 from fastapi import FastAPI, Request
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from fastapi.staticfiles import StaticFiles
 
 from app.alerts.router import router as alerts_router
 from app.auth.router import router as auth_router
@@ -20,6 +16,7 @@ from app.checklists.router import router as checklist_router
 from app.checklists.template import load_template
 from app.core import migrations
 from app.core.db import Database
+from app.core.docs import mount_docs
 from app.core.draining import delay_sigterm
 from app.core.errors import install_error_handlers
 from app.core.idempotency import IdempotentReplay
@@ -43,14 +40,15 @@ from app.reports.router import router as reports_router
 from app.rollbacks.router import router as rollbacks_router
 from app.timeline.router import router as timeline_router
 
-SWAGGER_ASSETS = Path(fastapi_offline.__file__).parent / "static"
-
 DESCRIPTION = """\
 Muster is where an incident lives: alerts and deploys come in, people join with
 roles, everything done lands on one timeline, rollbacks are reviewed by a second
 person, and the postmortem is drafted from the record.
 
 Authenticate with an API key: `Authorization: Bearer mst_…` (use **Authorize**).
+Creates take an `Idempotency-Key`: the same key and body return the first response.
+This page sends one with each create, the same one when the same request is sent again
+within seconds, so a double click on **Execute** creates one incident, not two.
 Errors are RFC 9457 problem documents (`application/problem+json`). Collections
 are pages `{"items": [...], "next_cursor": ...}`; pass `next_cursor` back as `cursor`.
 """
@@ -178,21 +176,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_openapi(  # outer: adds the problem schemas and caches the document
         app, checklist_keys=[item.key for item in app.state.checklist_template.items]
     )
-    _mount_docs(app)
+    mount_docs(app, {"persistAuthorization": True, "displayRequestDuration": True})
     return app
-
-
-def _mount_docs(app: FastAPI) -> None:
-    """Swagger UI from assets shipped in an installed package: no CDN, works air-gapped."""
-    app.mount("/docs/assets", StaticFiles(directory=SWAGGER_ASSETS), name="swagger-assets")
-
-    @app.get("/docs", include_in_schema=False)
-    async def swagger_ui() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url=app.openapi_url or "/openapi.json",
-            title="Muster API",
-            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
-            swagger_css_url="/docs/assets/swagger-ui.css",
-            swagger_favicon_url="/docs/assets/favicon.png",
-            swagger_ui_parameters={"persistAuthorization": True, "displayRequestDuration": True},
-        )
