@@ -37,6 +37,7 @@ class ReviewCreate(BaseModel):
             # No `deploy_id`: pick one from the incident's suspect deploys when it applies.
             "example": {
                 "service": "checkout-api",
+                "environment": "production",
                 "to_version": "v2.13.0",
                 "procedure": ["Roll checkout-api back to v2.13.0", "Watch the error rate"],
                 "requested_by": "alice",

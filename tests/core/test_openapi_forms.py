@@ -235,3 +235,50 @@ def test_location_and_etag_are_documented(document):
     create = document["paths"]["/api/v1/incidents"]["post"]["responses"]["201"]["headers"]
     assert set(create) == {"Location", "ETag"}
     assert "/api/v1/incidents/INC-7" in create["Location"]["description"]
+
+
+async def test_an_incident_run_from_the_examples_as_they_are(client, document):
+    """Sent unchanged, in the order of an incident, the examples make a coherent record."""
+    schemas = document["components"]["schemas"]
+
+    def example(path: str, method: str, name: str | None = None) -> Any:
+        media = document["paths"][path][method]["requestBody"]["content"]["application/json"]
+        if name is not None:
+            return media["examples"][name]["value"]
+        return _resolve(document, media["schema"])["example"]
+
+    async def send(method: str, path: str, body: Any = None, expected: int = 200) -> Any:
+        response = await client.request(method, path, json=body)
+        assert response.status_code == expected, (method, path, response.text)
+        return response.json()
+
+    deploy = await send("POST", "/api/v1/deploys", example("/api/v1/deploys", "post"), 201)
+    incident = await send("POST", "/api/v1/incidents", schemas["IncidentCreate"]["example"], 201)
+    base = f"/api/v1/incidents/{incident['reference']}"
+    item = "/api/v1/incidents/{incident_id}"
+    await send("PATCH", base, example(item, "patch", "acknowledge"))
+    await send("POST", f"{base}/participants", example(f"{item}/participants", "post"), 201)
+    await send("POST", f"{base}/timeline", example(f"{item}/timeline", "post"), 201)
+    await send(
+        "PATCH", f"{base}/checklist/rollback_decided", schemas["ChecklistItemUpdate"]["example"]
+    )
+    suspects = await send("GET", f"{base}/suspect-deploys")
+    assert [s["id"] for s in suspects["items"]] == [deploy["id"]]
+    reviews = f"{item}/rollback-reviews"
+    await send("POST", f"{base}/rollback-reviews", example(reviews, "post"), 201)
+    latest = f"{base}/rollback-reviews/latest"
+    await send(
+        "POST",
+        f"{latest}/decision",
+        example(f"{reviews}/{{review_id}}/decision", "post", "approve"),
+    )
+    await send("POST", f"{latest}/execution", schemas["ExecutionIn"]["example"])
+    await send("POST", f"{latest}/verification", schemas["VerificationIn"]["example"])
+    await send("PATCH", base, example(item, "patch", "raise-severity"))
+    await send("PATCH", base, example(item, "patch", "hand-over-command"))
+    await send("PATCH", base, example(item, "patch", "resolve"))
+    final = await send("GET", base)
+    assert (final["status"], final["severity"], final["commander"]) == ("resolved", "sev1", "bob")
+    assert final["started_at"] == final["created_at"]
+    entries = (await send("GET", f"{base}/timeline?limit=200"))["items"]
+    assert entries[0]["kind"] == "incident_created"  # nothing back-dated before it
