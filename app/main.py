@@ -34,6 +34,7 @@ from app.notifications.router import deliveries_router, events_router
 from app.notifications.router import router as subscriptions_router
 from app.notifications.webhooks import document_webhooks, webhooks
 from app.ops.router import router as ops_router
+from app.pages import router as pages
 from app.participants.router import router as participants_router
 from app.postmortems import router as postmortems
 from app.reports.router import router as reports_router
@@ -152,6 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api_routers = (
         alertmanager_router,
         incidents_router,
+        pages.router,
         participants_router,
         timeline_router,
         checklist_router,
@@ -172,6 +174,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in api_routers:
         app.include_router(router, responses=COMMON_ERRORS)
     app.include_router(ops_router)
+    app.include_router(pages.assets)
     document_webhooks(app)  # inner: webhook payloads as serialised
     install_openapi(  # outer: adds the problem schemas and caches the document
         app, checklist_keys=[item.key for item in app.state.checklist_template.items]

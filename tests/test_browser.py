@@ -198,3 +198,87 @@ async def test_a_double_click_on_execute_creates_one_incident(page, server, api)
     assert again.status == 201
     assert again.request.headers["idempotency-key"] != sent[0].headers["idempotency-key"]
     assert len(await _incidents(api)) == before + 2
+
+
+async def _script_incident(api: httpx.AsyncClient) -> dict[str, Any]:
+    """An incident as a night would leave it: a deploy before, people, ticks, a review."""
+
+    async def send(method: str, path: str, body: Any) -> Any:
+        response = await api.request(method, path, json=body)
+        assert response.status_code in (200, 201), (path, response.text)
+        return response.json()
+
+    service = {"service": "payments-api", "environment": "production"}
+    await send("POST", "/api/v1/deploys", service | {"version": "v3.2.0", "status": "failed"})
+    incident = await send(
+        "POST",
+        "/api/v1/incidents",
+        {"title": "Payments time out", "severity": "sev1", "services": ["payments-api"]},
+    )
+    base = f"/api/v1/incidents/{incident['reference']}"
+    await send("PATCH", base, {"status": "acknowledged"})
+    await send("POST", f"{base}/participants", {"handle": "alice", "role": "commander"})
+    await send("POST", f"{base}/participants", {"handle": "sam", "role": "sre"})
+    await send("PATCH", f"{base}/checklist/recent_releases_reviewed", {"done": True})
+    await send(
+        "POST",
+        f"{base}/timeline",
+        {"kind": "observation", "summary": "p99 at 9 s since v3.2.0", "author": "sam"},
+    )
+    await send(
+        "POST",
+        f"{base}/rollback-reviews",
+        service
+        | {
+            "from_version": "v3.2.0",
+            "to_version": "v3.1.4",
+            "procedure": ["Roll payments-api back to v3.1.4", "Watch the p99"],
+            "requested_by": "sam",
+        },
+    )
+    await send(
+        "POST",
+        f"{base}/rollback-reviews/latest/decision",
+        {"decision": "approve", "reviewer": "alice"},
+    )
+    return incident
+
+
+async def test_the_incident_page_opens_in_a_browser_with_every_section(page, server, api, tmp_path):
+    incident = await _script_incident(api)
+    url = f"/api/v1/incidents/{incident['reference']}/page"
+    # Without the key, a tab is told how to get in.
+    refused = await page.goto(f"{server.base}{url}")
+    assert refused.status == 401
+    # As a person does: Execute the page's operation in /docs once, then open the URL.
+    await _authorize(page, server.base)
+    operation = await _open(page, "incidents", "incidents-incident-page")
+    await operation.locator('tr[data-param-name="incident_id"] input').fill(incident["reference"])
+    fetched = await _execute(page, operation, url, "GET")
+    assert fetched.status == 200
+    opened = await page.goto(f"{server.base}{url}")
+    assert opened.status == 200
+    await page.screenshot(path=_shot(tmp_path, "incident-page.png"), full_page=True)
+
+    header = await page.locator("#incident").inner_text()
+    for fact in (incident["reference"], "Payments time out", "sev1", "acknowledged", "alice"):
+        assert fact in header
+    participants = await page.locator("#participants").inner_text()
+    assert "sam" in participants
+    assert "sre" in participants
+    assert "✔ done" in await page.locator("#checklist tr", has_text="Recent releases").inner_text()
+    review = await page.locator("#rollback").inner_text()
+    assert "v3.2.0 → v3.1.4" in review
+    assert "Next step: roll back, then report the execution" in review
+    assert "v3.2.0" in await page.locator("#suspects").inner_text()
+    timeline = page.locator("#timeline li")
+    assert await timeline.count() >= 5
+    assert "p99 at 9 s since v3.2.0" in await page.locator("#timeline").inner_text()
+    # The postmortem is rendered Markdown: headings and tables, not its source.
+    postmortem = page.locator("#postmortem")
+    assert await postmortem.locator("h2", has_text="Impact").count() == 1
+    assert await postmortem.locator("table").count() >= 2
+    assert "| Field |" not in await postmortem.inner_text()
+    # Styled by Muster itself.
+    color = await page.locator("body").evaluate("b => getComputedStyle(b).backgroundColor")
+    assert color == "rgb(246, 247, 249)"

@@ -67,6 +67,36 @@ class KeyCache(ExpiringCache[str, Principal]):
         super().__init__(seconds, size)
 
 
+BOOTSTRAP_SUBJECT = "bootstrap-admin"
+
+
+async def key_of_subject(
+    session: AsyncSession, settings: Settings, subject: str
+) -> tuple[Principal, str] | None:
+    """The caller a `Principal.subject` names, with its key's hash, while the key is valid.
+
+    The hash is a secret only the server holds: it signs what a key's holder is given to
+    carry instead of the key (the incident page's cookie), and revoking the key voids it.
+    """
+    if subject == BOOTSTRAP_SUBJECT:
+        bootstrap = settings.admin_api_key
+        if bootstrap is None:
+            return None
+        admin = Principal(key_id=None, name=BOOTSTRAP_SUBJECT, scopes=expand_scopes([Scope.ADMIN]))
+        return admin, hash_key(bootstrap.get_secret_value())
+    try:
+        key_id = uuid.UUID(subject)
+    except ValueError:
+        return None
+    api_key = await session.get(ApiKey, key_id)
+    if api_key is None or api_key.revoked_at is not None:
+        return None
+    principal = Principal(
+        key_id=api_key.id, name=api_key.name, scopes=expand_scopes(api_key.scopes)
+    )
+    return principal, api_key.secret_hash
+
+
 async def authenticate(
     session: AsyncSession, settings: Settings, key: str, cache: KeyCache
 ) -> Principal | None:

@@ -6,6 +6,7 @@ from fastapi.openapi.models import Example
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, computed_field
 from sqlalchemy import Row
 
+from app.core.api import API_PREFIX
 from app.core.clock import AwareUTC
 from app.core.patch import Patch
 from app.core.text import NOT_BLANK
@@ -65,6 +66,11 @@ class IncidentUpdate(Patch):
     )
 
 
+def links_of(reference: str) -> dict[str, str]:
+    own = f"{API_PREFIX}/incidents/{reference}"
+    return {"self": own, "page": f"{own}/page"}
+
+
 # One change each: an example sent as it is must not change more than its name says.
 UPDATE_EXAMPLES: dict[str, Example] = {
     "acknowledge": {"summary": "Acknowledge", "value": {"status": "acknowledged"}},
@@ -113,6 +119,13 @@ class IncidentOut(BaseModel):
     def allowed_transitions(self) -> list[Status]:
         return allowed_moves(self.status)
 
+    @computed_field(  # type: ignore[prop-decorator]
+        description="`self` by reference, and `page`: the incident as a web page for people"
+    )
+    @property
+    def links(self) -> dict[str, str]:
+        return links_of(reference_of(self.number))
+
     @classmethod
     def of(cls, incident: Incident | Row[Any]) -> "IncidentOut":
         return cls.model_validate(incident)
@@ -127,4 +140,5 @@ def incident_json(data: dict[str, Any]) -> dict[str, Any]:
     """A row of OUT_COLUMNS as IncidentOut would dump it, without building the model."""
     data["reference"] = reference_of(data["number"])
     data["allowed_transitions"] = _ALLOWED[data["status"]]
+    data["links"] = links_of(data["reference"])
     return data

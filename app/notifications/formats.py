@@ -83,7 +83,7 @@ def slack_text(event_type: str, data: dict[str, Any], public_url: str) -> str:
     if not isinstance(incident, dict) or "id" not in incident:
         return f"{headline} (Muster `{_escape(event_type)}`)"
     reference = _escape(incident.get("reference", "incident"))
-    link = f"{public_url}{API_PREFIX}/incidents/{incident['id']}"
+    link = f"{public_url}{API_PREFIX}/incidents/{incident.get('reference') or incident['id']}/page"
     return (
         f"{headline} · *{reference}* {_escape(incident.get('title', ''))} · "
         f"severity {_escape(incident.get('severity'))} · status {_escape(incident.get('status'))}"

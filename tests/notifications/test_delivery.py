@@ -63,7 +63,7 @@ async def test_slack_format_sends_one_readable_signed_line(client, receiver, app
     body = Webhook(subscription["secret"]).verify(request.body, request.headers)
     assert set(body) == {"text"}
     text = body["text"]
-    link = f"{app.state.settings.public_url}/api/v1/incidents/{incident['id']}"
+    link = f"{app.state.settings.public_url}/api/v1/incidents/{incident['reference']}/page"
     assert "Status triggered → acknowledged" in text
     assert f"*{incident['reference']}*" in text
     assert "Payments &lt;slow&gt; &amp; failing" in text

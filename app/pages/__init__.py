@@ -1,0 +1,1 @@
+"""Read-only HTML views for people: the incident page."""
