@@ -11,7 +11,7 @@ from fastapi.routing import APIRoute
 
 from app.alerts.router import router as alerts_router
 from app.auth.router import router as auth_router
-from app.auth.service import KeyCache
+from app.auth.service import KeyCache, authenticate
 from app.checklists.router import router as checklist_router
 from app.checklists.template import load_template
 from app.core import migrations
@@ -22,6 +22,7 @@ from app.core.errors import install_error_handlers
 from app.core.idempotency import IdempotentReplay
 from app.core.middleware import BodyLimitMiddleware, Metrics, ObservabilityMiddleware
 from app.core.openapi import COMMON_ERRORS, OUTBOUND_TAG, install_openapi
+from app.core.security import Authenticator
 from app.core.settings import Settings, get_settings
 from app.deploys.router import router as deploys_router
 from app.deploys.router import suspects_router
@@ -136,6 +137,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.api_keys = KeyCache(settings.api_key_cache_seconds)
+    authenticator: Authenticator = authenticate  # the auth domain's, as core.security needs it
+    app.state.authenticate = authenticator
     app.state.seen_notifications = seen_notifications()
     app.state.checklist_template = load_template(settings.checklist_template)
     app.state.metrics = Metrics()

@@ -10,7 +10,7 @@ from app.core.errors import Forbidden, Unauthorized, responses
 from app.core.pagination import Page, PageDep
 from app.core.security import ReadIncidents
 from app.incidents.deps import CurrentIncident
-from app.incidents.service import IncidentNotFound
+from app.incidents.lookup import IncidentNotFound
 
 router = APIRouter(
     prefix=f"{API_PREFIX}/incidents/{{incident_id}}/alerts",

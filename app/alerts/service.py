@@ -1,4 +1,6 @@
-"""Alertmanager notifications turned into incidents: grouped, deduplicated, mitigated.
+"""Alertmanager notifications: their rules, and the alerts table.
+
+How a notification turns into incidents is the story of `app.flows.alerts`.
 
 Rules, per notification (one transaction):
 - an identical notification (retry, HA twin, repeat) is recorded once and changes nothing;
@@ -24,22 +26,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.alerts.models import Alert, AlertNotification, AlertStatus
-from app.checklists.template import ChecklistTemplate
 from app.core.clock import utcnow
 from app.core.db import UTCDateTime, add_row, in_bound, insert_ignoring_conflict, table_of
 from app.core.pagination import PageParams, Rows, paginate
 from app.core.settings import Settings
-from app.incidents import service as incident_service
 from app.incidents.models import Incident
-from app.incidents.schemas import IncidentCreate, IncidentUpdate
-from app.incidents.state import OPEN, Severity, Status
-from app.postmortems import recurrence
-from app.timeline import service as timeline_service
-from app.timeline.models import EntryKind
+from app.incidents.schemas import IncidentCreate
+from app.incidents.state import OPEN, Severity
 
 ACTOR = "alertmanager"
 SOURCE = "alertmanager"
-_SEVERITY_RANK = {s: n for n, s in enumerate(Severity)}  # sev1 is the most severe
+SEVERITY_RANK = {s: n for n, s in enumerate(Severity)}  # sev1 is the most severe
 _ALERTS = table_of(Alert)
 
 
@@ -94,7 +91,7 @@ class Outcome:
     updated: list[Incident] = field(default_factory=list)
 
 
-def _group(group_key: str) -> str:
+def group_of(group_key: str) -> str:
     return hashlib.sha256(group_key.encode()).hexdigest()
 
 
@@ -114,7 +111,7 @@ _CLAIM_LOCKED = text(
 ).bindparams(bindparam("received_at", type_=UTCDateTime()))
 
 
-async def _claim(session: AsyncSession, notification: Notification, group: str) -> bool:
+async def claim(session: AsyncSession, notification: Notification, group: str) -> bool:
     """Record the notification; False when it already was (a retry, repeat or twin).
 
     Concurrent notifications of one group are serialised: on PostgreSQL by a
@@ -142,7 +139,7 @@ def severity_of(alerts: Sequence[IncomingAlert], settings: Settings) -> Severity
         Severity(settings.severity_map.get(a.labels.get("severity", "").lower(), Severity.SEV3))
         for a in alerts
     ]
-    return min(mapped, key=_SEVERITY_RANK.__getitem__, default=Severity.SEV3)
+    return min(mapped, key=SEVERITY_RANK.__getitem__, default=Severity.SEV3)
 
 
 def services_of(alerts: Sequence[IncomingAlert], settings: Settings) -> list[str]:
@@ -155,7 +152,7 @@ def services_of(alerts: Sequence[IncomingAlert], settings: Settings) -> list[str
     return found[:50]
 
 
-def _incident_fields(
+def incident_fields(
     notification: Notification, firing: list[IncomingAlert], settings: Settings
 ) -> IncidentCreate:
     first = firing[0]
@@ -180,7 +177,7 @@ def _incident_fields(
 
 
 @cache
-def _open_touched(dialect: str) -> Select[Incident, Alert]:
+def open_touched(dialect: str) -> Select[Incident, Alert]:
     """In one round trip, the open incidents a notification touches, locked: those
     holding alerts of its fingerprints, each with those alerts, and its group's own
     (with none of them, its alert is NULL). Two indexed look-ups pick the incidents.
@@ -204,167 +201,44 @@ def _open_touched(dialect: str) -> Select[Incident, Alert]:
     )
 
 
-class _Ingest:
-    """The work on one notification; holds what it has loaded and touched."""
-
-    def __init__(
-        self, session: AsyncSession, settings: Settings, template: ChecklistTemplate
-    ) -> None:
-        self.session, self.settings, self.template = session, settings, template
-        self.outcome = Outcome()
-        self.refired: set[uuid.UUID] = set()
-        self.firing: set[uuid.UUID] = set()  # incidents this notification has a firing alert on
-        self.touched: dict[uuid.UUID, Incident] = {}
-        self.repeats: recurrence.Match | None = None  # what the opened incident repeats
-
-    async def run(self, notification: Notification, group: str) -> Outcome:
-        fingerprints = [a.fingerprint for a in notification.alerts]
-        touched = _open_touched(self.session.get_bind().dialect.name)
-        found = await self.session.execute(touched, {"fingerprints": fingerprints, "group": group})
-        known: dict[str, tuple[Alert, Incident]] = {}
-        group_incident = None
-        for incident, alert in found.all():
-            if alert is not None:
-                known[alert.fingerprint] = (alert, incident)
-            if incident.alert_group == group:
-                group_incident = incident
-        new = [a for a in notification.alerts if a.fingerprint not in known]
-        firing_new = [a for a in new if a.status == AlertStatus.FIRING]
-        if firing_new and group_incident is None:
-            group_incident = await self._open(notification, group, firing_new, new)
-        for incoming in notification.alerts:
-            if incoming.fingerprint in known:
-                alert, incident = known[incoming.fingerprint]
-                await self._update(alert, incident, incoming)
-            elif group_incident is not None:
-                self._attach(group_incident, incoming)
-        for opened in self.outcome.opened:  # now that its alerts are attached
-            if self.repeats is not None and not self.repeats.previous:
-                recurrence.link(self.session, opened, self.repeats, actor=ACTOR)
-        for incident in self.touched.values():
-            await self._settle(incident, notification.alerts)
-        self.outcome.updated = [i for i in self.touched.values() if i not in self.outcome.opened]
-        return self.outcome
-
-    async def _open(
-        self,
-        notification: Notification,
-        group: str,
-        firing: list[IncomingAlert],
-        new: list[IncomingAlert],
-    ) -> Incident:
-        """Open an incident for the `firing` ones of the `new` alerts (on no open incident)."""
-        fields = _incident_fields(notification, firing, self.settings)
-        self.repeats = await recurrence.find_earlier(
-            self.session,
-            number=None,
-            started_at=fields.started_at or utcnow(),
-            services=fields.services,
-            labels=fields.labels,
-            alerts=[(a.fingerprint, a.labels.get("alertname")) for a in new],
-            lookback_days=self.settings.recurrence_lookback_days,
-            group=group,
-            firing=[a.fingerprint for a in firing],
-        )
-        incident = await incident_service.create_incident(
-            self.session,
-            fields,
-            template=self.template,
-            actor=ACTOR,
-            source=SOURCE,
-            alert_group=group,
-            recurrence_of=self.repeats if self.repeats and self.repeats.previous else None,
-        )
-        self.outcome.opened.append(incident)
-        return incident
-
-    def _attach(self, incident: Incident, incoming: IncomingAlert) -> None:
-        now = utcnow()
-        add_row(  # written with the rest of the notification, batched
-            self.session,
-            _ALERTS,
-            {
-                "id": uuid.uuid4(),
-                "incident_id": incident.id,
-                "fingerprint": incoming.fingerprint,
-                "alertname": incoming.labels.get("alertname"),
-                "status": incoming.status,
-                "labels": incoming.labels,
-                "annotations": incoming.annotations,
-                "starts_at": incoming.starts_at,
-                "ends_at": incoming.ends_at,
-                "generator_url": incoming.generator_url,
-                "first_received_at": now,
-                "last_received_at": now,
-                "received_count": 1,
-            },
-        )
-        self._entry(incident, incoming)
-        if incoming.status == AlertStatus.FIRING:
-            self.refired.add(incident.id)
-            self.firing.add(incident.id)
-
-    async def _update(self, alert: Alert, incident: Incident, incoming: IncomingAlert) -> None:
-        was = alert.status
-        alert.status, alert.labels, alert.annotations = (
-            incoming.status,
-            incoming.labels,
-            incoming.annotations,
-        )
-        alert.last_received_at, alert.received_count = utcnow(), alert.received_count + 1
-        alert.starts_at, alert.ends_at = incoming.starts_at, incoming.ends_at
-        self.touched[incident.id] = incident
-        if incoming.status == AlertStatus.FIRING:
-            self.firing.add(incident.id)
-        if was != incoming.status:
-            self._entry(incident, incoming)
-            if incoming.status == AlertStatus.FIRING:
-                self.refired.add(incident.id)
-
-    def _entry(self, incident: Incident, incoming: IncomingAlert) -> None:
-        self.touched[incident.id] = incident
-        firing = incoming.status == AlertStatus.FIRING
-        timeline_service.record(
-            self.session,
-            incident,
-            EntryKind.ALERT_FIRING if firing else EntryKind.ALERT_RESOLVED,
-            f"Alert {'firing' if firing else 'resolved'}: {incoming.label}",
-            author=ACTOR,
-            occurred_at=incoming.starts_at if firing else incoming.ends_at,
-            data={
-                "fingerprint": incoming.fingerprint,
-                "labels": incoming.labels,
-                "summary": incoming.annotations.get("summary"),
-                "generator_url": incoming.generator_url,
-            },
-        )
-
-    async def _settle(self, incident: Incident, alerts: Sequence[IncomingAlert]) -> None:
-        """Raise severity, add services, reopen on re-firing, mitigate when all resolved."""
-        mine = [a for a in alerts if a.status == AlertStatus.FIRING]
-        severity = severity_of(mine, self.settings) if mine else None
-        services = [s for s in services_of(mine, self.settings) if s not in incident.services]
-        changes = IncidentUpdate()
-        if severity and _SEVERITY_RANK[severity] < _SEVERITY_RANK[Severity(incident.severity)]:
-            changes.severity = severity
-        if services:
-            changes.services = [*incident.services, *services][:50]
-        status = Status(incident.status)
-        if incident.id in self.refired and status == Status.MITIGATED:
-            changes.status = Status.INVESTIGATING
-        elif (
-            incident.source == SOURCE
-            and self.settings.alertmanager_auto_mitigate
-            and status in {Status.TRIGGERED, Status.ACKNOWLEDGED, Status.INVESTIGATING}
-            and incident.id not in self.firing
-            and not await _firing_count(self.session, incident)
-        ):
-            changes.status = Status.MITIGATED
-        if changes.model_fields_set:
-            await incident_service.update_incident(self.session, incident, changes, actor=ACTOR)
+def attach(session: AsyncSession, incident: Incident, incoming: IncomingAlert) -> None:
+    """Queue the row of a new alert on `incident` (written with the rest, batched)."""
+    now = utcnow()
+    add_row(
+        session,
+        _ALERTS,
+        {
+            "id": uuid.uuid4(),
+            "incident_id": incident.id,
+            "fingerprint": incoming.fingerprint,
+            "alertname": incoming.labels.get("alertname"),
+            "status": incoming.status,
+            "labels": incoming.labels,
+            "annotations": incoming.annotations,
+            "starts_at": incoming.starts_at,
+            "ends_at": incoming.ends_at,
+            "generator_url": incoming.generator_url,
+            "first_received_at": now,
+            "last_received_at": now,
+            "received_count": 1,
+        },
+    )
 
 
-async def _firing_count(session: AsyncSession, incident: Incident) -> int:
+def update(alert: Alert, incoming: IncomingAlert) -> AlertStatus:
+    """Refresh a known alert from its latest notification; returns its status before."""
+    was = AlertStatus(alert.status)
+    alert.status, alert.labels, alert.annotations = (
+        incoming.status,
+        incoming.labels,
+        incoming.annotations,
+    )
+    alert.last_received_at, alert.received_count = utcnow(), alert.received_count + 1
+    alert.starts_at, alert.ends_at = incoming.starts_at, incoming.ends_at
+    return was
+
+
+async def firing_count(session: AsyncSession, incident: Incident) -> int:
     return int(
         await session.scalar(
             select(func.count())
@@ -373,19 +247,6 @@ async def _firing_count(session: AsyncSession, incident: Incident) -> int:
         )
         or 0
     )
-
-
-async def ingest(
-    session: AsyncSession,
-    notification: Notification,
-    *,
-    settings: Settings,
-    template: ChecklistTemplate,
-) -> Outcome:
-    group = _group(notification.group_key)
-    if not await _claim(session, notification, group):
-        return Outcome(duplicate=True)
-    return await _Ingest(session, settings, template).run(notification, group)
 
 
 async def list_alerts(session: AsyncSession, incident: Incident, page: PageParams) -> Rows[Alert]:

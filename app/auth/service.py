@@ -98,7 +98,7 @@ async def key_of_subject(
 
 
 async def authenticate(
-    session: AsyncSession, settings: Settings, key: str, cache: KeyCache
+    session: AsyncSession, settings: Settings, key: str, cache: ExpiringCache[str, Principal]
 ) -> Principal | None:
     bootstrap = settings.admin_api_key
     if bootstrap is not None and same_secret(key, bootstrap.get_secret_value()):

@@ -12,8 +12,9 @@ from app.core.db import SessionDep
 from app.core.errors import Forbidden, Unauthorized, UnsupportedMediaType, responses
 from app.core.pagination import Page, PageDep
 from app.core.security import ReadIncidents, WriteIncidents
+from app.flows import checklists as checklist_flows
 from app.incidents.deps import CurrentIncident, LockedIncident
-from app.incidents.service import IncidentNotFound
+from app.incidents.lookup import IncidentNotFound
 
 router = APIRouter(
     prefix=f"{API_PREFIX}/incidents/{{incident_id}}/checklist",
@@ -44,7 +45,7 @@ async def update_checklist_item(
     principal: WriteIncidents,
 ) -> ChecklistItemOut:
     """Tick or untick an item, with a note (e.g. why no rollback) and who did it."""
-    item = await service.update_item(
+    item = await checklist_flows.update_item(
         session, incident, item_key, body, principal_name=principal.name
     )
     return ChecklistItemOut.model_validate(item)

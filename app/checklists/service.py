@@ -1,4 +1,7 @@
-"""The initial-response checklist of each incident."""
+"""The initial-response checklist of each incident.
+
+Its timeline entries are written by `app.flows.checklists`, which calls this module.
+"""
 
 import uuid
 
@@ -13,8 +16,6 @@ from app.core.db import add_row, table_of
 from app.core.errors import NotFound
 from app.core.pagination import PageParams, Rows, paginate
 from app.incidents.models import Incident
-from app.timeline import service as timeline_service
-from app.timeline.models import EntryKind
 
 AUTOMATIC = "muster"
 _ITEMS = table_of(ChecklistItem)
@@ -81,34 +82,26 @@ async def update_item(
         item.done_by, item.done_at = (by, now) if changes.done else (None, None)
     item.updated_at = now
     await session.flush()
-    state = "done" if item.done else "not done"
-    summary = f"Checklist: {item.label} — {state}"
-    if item.note:
-        summary += f" ({item.note})"
-    timeline_service.record(
-        session,
-        incident,
-        EntryKind.CHECKLIST,
-        summary,
-        author=by,
-        data={"key": item.key, "done": item.done, "note": item.note},
-    )
     return item
 
 
-async def tick(session: AsyncSession, incident: Incident, key: str, note: str) -> None:
-    """Tick `key` on Muster's own account (e.g. when a commander is named), if still open."""
+def describe(item: ChecklistItem) -> str:
+    """The item's state as its timeline entry says it."""
+    summary = f"Checklist: {item.label} — {'done' if item.done else 'not done'}"
+    return f"{summary} ({item.note})" if item.note else summary
+
+
+async def tick(
+    session: AsyncSession, incident: Incident, key: str, note: str
+) -> ChecklistItem | None:
+    """Tick `key` on Muster's own account (e.g. when a commander is named), if still open.
+
+    The item ticked now, or None when there is none or it was done already.
+    """
     item = await _get(session, incident, key)
     if item is None or item.done:
-        return
+        return None
     item.done, item.done_by, item.done_at, item.note = True, AUTOMATIC, utcnow(), item.note or note
     item.updated_at = item.done_at
     await session.flush()
-    timeline_service.record(
-        session,
-        incident,
-        EntryKind.CHECKLIST,
-        f"Checklist: {item.label} — done ({note})",
-        author=AUTOMATIC,
-        data={"key": item.key, "done": True, "note": item.note},
-    )
+    return item

@@ -7,12 +7,14 @@ import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn, Protocol
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.cache import ExpiringCache
 from app.core.db import SessionDep
 from app.core.errors import FieldProblem, Forbidden, InvalidInput, Unauthorized
 from app.core.settings import Settings
@@ -81,6 +83,23 @@ def same_secret(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode(), expected.encode())
 
 
+class Authenticator(Protocol):
+    """Turns an API key into who is calling, or None when it is unknown or revoked.
+
+    The auth domain implements it (`auth.service.authenticate`, over the keys table and
+    this process's cache of valid keys); `create_app` wires it in, so this module
+    depends on no domain.
+    """
+
+    async def __call__(
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        key: str,
+        cache: ExpiringCache[str, Principal],
+    ) -> Principal | None: ...
+
+
 # Named for the person in Swagger UI's Authorize dialog, where it is listed first.
 API_KEY_SCHEME = "MusterApiKey"
 _bearer = HTTPBearer(
@@ -98,9 +117,8 @@ async def get_principal(
 ) -> Principal:
     if credentials is None:
         raise Unauthorized("Send an API key as `Authorization: Bearer <key>`")
-    from app.auth import service as auth_service  # late: the auth domain imports this module
-
-    principal = await auth_service.authenticate(
+    authenticate: Authenticator = request.app.state.authenticate
+    principal = await authenticate(
         session, request.app.state.settings, credentials.credentials, request.app.state.api_keys
     )
     if principal is None:

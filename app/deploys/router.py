@@ -18,7 +18,7 @@ from app.deploys.schemas import DeployCreate, DeployOut, SuspectDeployOut, Times
 from app.deploys.service import Suspect
 from app.deploys.window import parse_window
 from app.incidents.deps import CurrentIncident
-from app.incidents.service import IncidentNotFound
+from app.incidents.lookup import IncidentNotFound
 
 router = APIRouter(
     prefix=f"{API_PREFIX}/deploys",

@@ -7,7 +7,7 @@ from fastapi import Depends, Path, Request
 from app.checklists.template import ChecklistTemplate
 from app.core.db import SessionDep
 from app.core.security import ReadIncidents, WriteIncidents
-from app.incidents import service
+from app.incidents import lookup
 from app.incidents.models import Incident
 
 IncidentId = Annotated[
@@ -28,13 +28,13 @@ IncidentId = Annotated[
 async def _current_incident(
     session: SessionDep, incident_id: IncidentId, _: ReadIncidents
 ) -> Incident:
-    return await service.get_incident(session, incident_id)
+    return await lookup.get_incident(session, incident_id)
 
 
 async def _writable_incident(
     session: SessionDep, incident_id: IncidentId, _: WriteIncidents
 ) -> Incident:
-    return await service.get_incident(session, incident_id)
+    return await lookup.get_incident(session, incident_id)
 
 
 async def _current_incident_for_update(
@@ -42,7 +42,7 @@ async def _current_incident_for_update(
 ) -> Incident:
     # Row lock (PostgreSQL): writes to one incident are serialised, so two clients
     # moving it at once cannot both succeed with the same move.
-    return await service.get_incident(session, incident_id, for_update=True)
+    return await lookup.get_incident(session, incident_id, for_update=True)
 
 
 async def _checklist_template(request: Request) -> ChecklistTemplate:

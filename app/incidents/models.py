@@ -100,7 +100,7 @@ class Incident(SQLModel, table=True):
         return reference_of(self.number)
 
 
-# An incident by the key it is named by (see `incidents.service.key_of`), the value
+# An incident by the key it is named by (see `incidents.lookup.key_of`), the value
 # bound at execution as `key`.
 KEYED = {
     "number": col(Incident.number) == bindparam("key"),

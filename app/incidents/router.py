@@ -21,8 +21,10 @@ from app.core.errors import (
 from app.core.idempotency import IdempotencyDep, IdempotencyKeyReused
 from app.core.pagination import Page, PageDep
 from app.core.security import ReadIncidents, WriteIncidents
+from app.flows import incidents as incident_flows
 from app.incidents import service
 from app.incidents.deps import CurrentIncident, LockedIncident, TemplateDep
+from app.incidents.lookup import IncidentNotFound
 from app.incidents.models import Incident
 from app.incidents.schemas import (
     UPDATE_EXAMPLES,
@@ -31,9 +33,8 @@ from app.incidents.schemas import (
     IncidentUpdate,
     incident_json,
 )
-from app.incidents.service import IncidentFilters, IncidentNotFound, InvalidTransition
+from app.incidents.service import IncidentFilters, InvalidTransition
 from app.incidents.state import Severity, Status
-from app.postmortems import recurrence
 
 router = APIRouter(
     prefix=f"{API_PREFIX}/incidents",
@@ -85,12 +86,12 @@ async def create_incident(
     template: TemplateDep,
 ) -> JSONResponse:
     """Open an incident: it starts `triggered`, with its checklist, and SRE is notified."""
-    incident = await service.create_incident(session, body, template=template, actor=principal.name)
-    await recurrence.link_recurrence(
+    incident = await incident_flows.open_incident(
         session,
-        incident,
-        lookback_days=request.app.state.settings.recurrence_lookback_days,
+        body,
+        template=template,
         actor=principal.name,
+        lookback_days=request.app.state.settings.recurrence_lookback_days,
     )
     return await idempotency.respond(
         IncidentOut.of(incident), status_code=201, headers=_headers(incident)
@@ -166,7 +167,7 @@ async def update_incident(
 ) -> JSONResponse:
     """Change fields, move the status, name the commander or the causing deploy."""
     _check_if_match(incident, if_match)
-    await service.update_incident(session, incident, body, actor=principal.name)
+    await incident_flows.update_incident(session, incident, body, actor=principal.name)
     return JSONResponse(
         IncidentOut.of(incident).model_dump(mode="json"), headers={"ETag": etag(incident)}
     )

@@ -1,6 +1,5 @@
-"""Incidents: gap-free human numbers, lookup, filters, changes and the status machine."""
+"""Incidents: gap-free human numbers, filters, changes and the status machine."""
 
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,27 +24,20 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.checklists import service as checklist_service
-from app.checklists.template import ChecklistTemplate
 from app.core.clock import utcnow
 from app.core.db import in_bound, table_of
-from app.core.errors import Conflict, FieldProblem, InvalidInput, NotFound
+from app.core.errors import Conflict, FieldProblem, InvalidInput
 from app.core.events import EventType, emit
 from app.core.pagination import Keyset, PageParams, Rows
 from app.deploys import service as deploys_service
 from app.deploys.models import Deploy
-from app.incidents.models import ID_KEYED, KEYED, Counter, Incident
+from app.incidents.models import Counter, Incident
 from app.incidents.schemas import OUT_COLUMNS, IncidentCreate, IncidentOut, IncidentUpdate
 from app.incidents.state import OPEN, STAMPS, Severity, Status, allowed_moves, can_move
 from app.timeline import service as timeline_service
 from app.timeline.models import EntryKind
 
-_REFERENCE = re.compile(r"^(?:INC-)?(\d{1,9})$", re.IGNORECASE)
 CLOCK_SKEW_SECONDS = 120
-
-
-class IncidentNotFound(NotFound):
-    pass
 
 
 class InvalidTransition(Conflict):
@@ -115,7 +107,6 @@ async def create_incident(
     session: AsyncSession,
     data: IncidentCreate,
     *,
-    template: ChecklistTemplate,
     actor: str,
     source: str = "api",
     alert_group: str | None = None,
@@ -142,7 +133,6 @@ async def create_incident(
     if (number := await _next_number(session)) is not None:  # SQLite; else the sequence's
         row["number"] = number
     incident = (await session.scalars(_INSERT, [row])).one()
-    checklist_service.create_checklist(session, incident, template)
     timeline_service.record(
         session,
         incident,
@@ -164,41 +154,6 @@ async def create_incident(
 def payload(incident: Incident, **extra: Any) -> dict[str, Any]:
     """The data of an event about `incident`: the incident as read, and `extra`."""
     return {"incident": IncidentOut.of(incident).model_dump(mode="json"), **extra}
-
-
-def key_of(ident: str) -> tuple[str, int | uuid.UUID]:
-    """What `ident` names an incident by: its UUID, or its reference (`INC-42`) or number."""
-    if match := _REFERENCE.match(ident):
-        return "number", int(match.group(1))
-    try:
-        return "id", uuid.UUID(ident)
-    except ValueError:
-        raise IncidentNotFound(f"No incident {ident!r}: use its id or reference (INC-42)") from None
-
-
-# Built once per key, the value bound at execution: incidents are looked up on almost
-# every request.
-_GET = {key: select(Incident).where(where) for key, where in KEYED.items()}
-_GET_LOCKED = {key: statement.with_for_update() for key, statement in _GET.items()}
-
-
-async def get_incident(session: AsyncSession, ident: str, *, for_update: bool = False) -> Incident:
-    """By UUID, by reference (`INC-42`) or by number (`42`)."""
-    key, value = key_of(ident)
-    incident = await session.scalar((_GET_LOCKED if for_update else _GET)[key], {"key": value})
-    if incident is None:
-        raise IncidentNotFound(f"No incident {ident}")
-    return incident
-
-
-async def get_incident_id(session: AsyncSession, ident: str) -> uuid.UUID:
-    """Only the id of the incident `ident` names, for reads that need nothing more."""
-    key, value = key_of(ident)
-    connection = await session.connection()
-    found = await connection.scalar(ID_KEYED[key], {"key": value})
-    if found is None:
-        raise IncidentNotFound(f"No incident {ident}")
-    return found
 
 
 def lists_any_service(dialect: str) -> ColumnElement[bool]:
@@ -291,7 +246,10 @@ def touch(incident: Incident) -> None:
 async def update_incident(
     session: AsyncSession, incident: Incident, changes: IncidentUpdate, *, actor: str
 ) -> Incident:
-    """Apply a PATCH: plain fields, severity, cause, status move and commander, in that order."""
+    """Apply a PATCH's own fields: plain fields, severity, cause, then the status move.
+
+    The commander is the participants' business (`flows.incidents.update_incident`).
+    """
     sent = changes.model_fields_set
     if changes.status is not None:
         _check_move(incident, changes.status)
@@ -356,14 +314,6 @@ async def update_incident(
         )
     if changes.status is not None:
         await move(session, incident, changes.status, actor=actor)
-    if changes.commander is not None and changes.commander != incident.commander:
-        from app.participants import (
-            service as participant_service,
-        )  # participants build on incidents
-
-        await participant_service.assign_commander(
-            session, incident, changes.commander, actor=actor
-        )
     return incident
 
 

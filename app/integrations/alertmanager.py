@@ -32,6 +32,7 @@ from app.core.errors import (
 from app.core.openapi import checked_by_route
 from app.core.security import same_secret
 from app.core.settings import Settings
+from app.flows import alerts as alert_flows
 
 # Alertmanager's zero time: firing alerts carry it as `endsAt`.
 _ZERO_TIME_YEAR = 1
@@ -216,7 +217,7 @@ async def receive_alertmanager(payload: AlertmanagerPayload, request: Request) -
         return AlertmanagerAck(status="duplicate", opened=[], updated=[])
     database: Database = request.app.state.database
     async with database.sessionmaker() as session, session.begin():
-        outcome = await service.ingest(
+        outcome = await alert_flows.ingest(
             session,
             notification,
             settings=request.app.state.settings,

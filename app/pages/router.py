@@ -10,10 +10,10 @@ from app.core.clock import utcnow
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, Unauthorized, responses
 from app.core.security import Credentials, Principal, Scope, get_principal, hash_key
-from app.incidents import service as incident_service
+from app.incidents import lookup
 from app.incidents.deps import IncidentId
+from app.incidents.lookup import IncidentNotFound
 from app.incidents.schemas import IncidentOut
-from app.incidents.service import IncidentNotFound
 from app.pages import incident as page
 from app.pages import session as page_session
 from app.postmortems import service as postmortem_service
@@ -73,7 +73,7 @@ async def incident_page(
 ) -> Response:
     """Header, participants, checklist, open rollback review, suspects, timeline, postmortem."""
     _, ticket = await _viewer(request, session, credentials, muster_page)
-    incident = await incident_service.get_incident(session, incident_id)
+    incident = await lookup.get_incident(session, incident_id)
     document = await postmortem_service.build(session, incident)
     review = page.open_review(await rollback_service.reviews_of(session, incident))
     response = HTMLResponse(

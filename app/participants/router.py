@@ -10,8 +10,9 @@ from app.core.db import SessionDep
 from app.core.errors import Forbidden, Unauthorized, UnsupportedMediaType, responses
 from app.core.pagination import Page, PageDep
 from app.core.security import ReadIncidents, WriteIncidents
+from app.flows import participants as participant_flows
 from app.incidents.deps import CurrentIncident, LockedIncident
-from app.incidents.service import IncidentNotFound
+from app.incidents.lookup import IncidentNotFound
 from app.participants import service
 from app.participants.schemas import ParticipantCreate, ParticipantOut, ParticipantUpdate
 from app.participants.service import AlreadyParticipating, ParticipantLeft, ParticipantNotFound
@@ -61,7 +62,7 @@ async def join_incident(
     principal: WriteIncidents,
 ) -> JSONResponse:
     """Join with a role; joining as `commander` makes you the incident's commander."""
-    participant = await service.join(session, incident, body, actor=principal.name)
+    participant = await participant_flows.join(session, incident, body, actor=principal.name)
     location = f"{API_PREFIX}/incidents/{incident.reference}/participants/{participant.id}"
     return JSONResponse(
         ParticipantOut.of(participant).model_dump(mode="json"),
@@ -84,7 +85,9 @@ async def change_role(
 ) -> ParticipantOut:
     """Change a participant's role; a new commander demotes the previous one to observer."""
     participant = await service.get_participant(session, incident, participant_id)
-    await service.change_role(session, incident, participant, body.role, actor=principal.name)
+    await participant_flows.change_role(
+        session, incident, participant, body.role, actor=principal.name
+    )
     return ParticipantOut.of(participant)
 
 
@@ -99,5 +102,5 @@ async def leave_incident(
 ) -> ParticipantOut:
     """Leave: marks `left_at` (the stint stays in the history). Leaving twice is harmless."""
     participant = await service.get_participant(session, incident, participant_id)
-    await service.leave(session, incident, participant, actor=principal.name)
+    await participant_flows.leave(session, incident, participant, actor=principal.name)
     return ParticipantOut.of(participant)

@@ -1,4 +1,8 @@
-"""Who is on an incident, in which role; the commander is the incident's commander."""
+"""Who is on an incident, in which role.
+
+What a role brings with it in other domains (the incident's commander, checklist ticks,
+the engagement metric) is `app.flows.participants`.
+"""
 
 import uuid
 
@@ -6,16 +10,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.checklists import service as checklist_service
 from app.core.clock import utcnow
 from app.core.errors import Conflict, NotFound
 from app.core.events import EventType, emit
 from app.core.pagination import PageParams, Rows, paginate
-from app.incidents import service as incident_service
 from app.incidents.models import Incident
 from app.participants.models import Participant, Role
 from app.participants.schemas import ParticipantCreate, ParticipantOut
-from app.reports import service as report_service
 from app.timeline import service as timeline_service
 from app.timeline.models import EntryKind
 
@@ -88,22 +89,14 @@ async def join(
         _event_data(incident, participant),
         incident_id=incident.id,
     )
-    await _after_role_given(session, incident, participant, actor=actor)
     return participant
 
 
-async def _after_role_given(
-    session: AsyncSession, incident: Incident, participant: Participant, *, actor: str
-) -> None:
-    """What a role brings with it: a commander replaces the previous one; SRE ticks the list."""
-    if participant.role == Role.SRE:
-        await checklist_service.tick(
-            session, incident, "sre_joined", f"{participant.handle} joined"
-        )
-        await report_service.note_sre_role(session, incident)
-    if participant.role != Role.COMMANDER:
-        return
-    previous = await session.scalars(
+async def other_commanders(
+    session: AsyncSession, incident: Incident, participant: Participant
+) -> list[Participant]:
+    """The incident's active commanders other than `participant`."""
+    found = await session.scalars(
         select(Participant).where(
             col(Participant.incident_id) == incident.id,
             col(Participant.role) == Role.COMMANDER,
@@ -111,12 +104,7 @@ async def _after_role_given(
             col(Participant.id) != participant.id,
         )
     )
-    for former in previous.all():
-        await _set_role(session, incident, former, Role.OBSERVER, actor=actor)
-    await incident_service.set_commander(session, incident, participant.handle)
-    await checklist_service.tick(
-        session, incident, "commander_assigned", f"{participant.handle} is commander"
-    )
+    return list(found.all())
 
 
 async def list_participants(
@@ -150,19 +138,17 @@ async def get_participant(session: AsyncSession, incident: Incident, ident: str)
 
 async def change_role(
     session: AsyncSession, incident: Incident, participant: Participant, role: Role, *, actor: str
-) -> Participant:
+) -> bool:
+    """Give `participant` another role; False when it already was theirs."""
     if participant.left_at is not None:
         raise ParticipantLeft(f"{participant.handle} has left {incident.reference}; rejoin first")
     if participant.role == role:
-        return participant
-    await _set_role(session, incident, participant, role, actor=actor)
-    if role != Role.COMMANDER and incident.commander == participant.handle:
-        await incident_service.set_commander(session, incident, None)
-    await _after_role_given(session, incident, participant, actor=actor)
-    return participant
+        return False
+    await set_role(session, incident, participant, role, actor=actor)
+    return True
 
 
-async def _set_role(
+async def set_role(
     session: AsyncSession, incident: Incident, participant: Participant, role: Role, *, actor: str
 ) -> None:
     previous, participant.role = participant.role, role
@@ -179,9 +165,10 @@ async def _set_role(
 
 async def leave(
     session: AsyncSession, incident: Incident, participant: Participant, *, actor: str
-) -> Participant:
+) -> bool:
+    """Mark `participant` gone; False when they had left already."""
     if participant.left_at is not None:
-        return participant
+        return False
     participant.left_at = utcnow()
     await session.flush()
     timeline_service.record(
@@ -198,17 +185,4 @@ async def leave(
         _event_data(incident, participant),
         incident_id=incident.id,
     )
-    if incident.commander == participant.handle:
-        await incident_service.set_commander(session, incident, None)
-    return participant
-
-
-async def assign_commander(
-    session: AsyncSession, incident: Incident, handle: str, *, actor: str
-) -> Participant:
-    """Make `handle` the commander, joining them first when they are not on the incident."""
-    participant = await active_participant(session, incident, handle)
-    if participant is None:
-        joining = ParticipantCreate(handle=handle, role=Role.COMMANDER)
-        return await join(session, incident, joining, actor=actor)
-    return await change_role(session, incident, participant, Role.COMMANDER, actor=actor)
+    return True

@@ -13,8 +13,8 @@ from app.core.idempotency import IdempotencyDep, IdempotencyKeyReused
 from app.core.pagination import Page, PageDep
 from app.core.security import ReadIncidents, WriteIncidents
 from app.incidents.deps import CurrentIncident, WritableIncident
-from app.incidents.service import IncidentNotFound
-from app.postmortems import actions, markdown, recurrence, service
+from app.incidents.lookup import IncidentNotFound
+from app.postmortems import actions, markdown, service
 from app.postmortems.actions import ActionItemFilters, ActionItemNotFound
 from app.postmortems.models import ActionKind, ActionStatus, RolloutStatus
 from app.postmortems.schemas import (
@@ -222,4 +222,4 @@ async def get_recurrence(
     session: SessionDep, incident: CurrentIncident, _: ReadIncidents
 ) -> RecurrenceOut:
     """The earlier incident this one repeats, and whether its action items reached here."""
-    return await recurrence.recurrence_view(session, incident)
+    return await service.recurrence_view(session, incident)

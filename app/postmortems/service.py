@@ -13,16 +13,21 @@ from app.deploys.models import Deploy, DeployStatus
 from app.incidents.models import Incident
 from app.participants.models import Participant, Role
 from app.postmortems import actions
+from app.postmortems.models import RolloutStatus
 from app.postmortems.schemas import (
+    ActionItemOut,
     ChecklistLine,
     DeployLine,
     Duration,
     Durations,
     ImpactWindow,
+    IncidentBrief,
     IncidentLink,
     PostmortemEntry,
     PostmortemOut,
     PostmortemParticipant,
+    RecurrenceActionItem,
+    RecurrenceOut,
     RollbackReviewLine,
 )
 from app.reports import measures
@@ -204,4 +209,48 @@ async def build(session: AsyncSession, incident: Incident) -> PostmortemOut:
             for c in checklist
         ],
         action_items=await actions.all_for_incident(session, incident),
+    )
+
+
+# The recurrence view: what an incident repeats, and whether the measures taken after
+# the earlier one reached the services hit again.
+
+
+def brief(incident: Incident) -> IncidentBrief:
+    return IncidentBrief(
+        id=incident.id,
+        reference=incident.reference,
+        title=incident.title,
+        severity=incident.severity,
+        status=incident.status,
+        services=incident.services,
+        started_at=incident.started_at,
+        mitigated_at=incident.mitigated_at,
+        resolved_at=incident.resolved_at,
+        closed_at=incident.closed_at,
+    )
+
+
+def reached(item: ActionItemOut, service: str) -> bool | None:
+    """Did the measure reach `service`: done → true, listed otherwise → false, unlisted → null."""
+    for rollout in item.rollout:
+        if rollout.service == service:
+            return rollout.status == RolloutStatus.DONE
+    return None
+
+
+async def recurrence_view(session: AsyncSession, incident: Incident) -> RecurrenceOut:
+    earlier = (
+        await session.get(Incident, incident.recurrence_of) if incident.recurrence_of else None
+    )
+    items = await actions.all_for_incident(session, earlier) if earlier else []
+    return RecurrenceOut(
+        incident=brief(incident),
+        recurrence_of=brief(earlier) if earlier else None,
+        action_items=[
+            RecurrenceActionItem(
+                **item.model_dump(), reached={s: reached(item, s) for s in incident.services}
+            )
+            for item in items
+        ],
     )

@@ -11,9 +11,10 @@ from app.core.errors import Forbidden, Unauthorized, UnsupportedMediaType, respo
 from app.core.idempotency import IdempotencyDep, IdempotencyKeyReused
 from app.core.pagination import Page, PageDep
 from app.core.security import ReadIncidents, WriteIncidents
+from app.flows import rollbacks as rollback_flows
 from app.incidents.deps import CurrentIncident, LockedIncident
+from app.incidents.lookup import IncidentNotFound
 from app.incidents.models import Incident
-from app.incidents.service import IncidentNotFound
 from app.rollbacks import service
 from app.rollbacks.models import ReviewStatus, RollbackReview
 from app.rollbacks.schemas import (
@@ -115,7 +116,7 @@ async def decide_rollback(
 ) -> JSONResponse:
     """Approve or reject a proposed rollback; the requester may not decide (four eyes)."""
     review = await service.get_review(session, incident, review_id)
-    await service.decide(session, incident, review, body)
+    await rollback_flows.decide(session, incident, review, body)
     return await idempotency.respond(ReviewOut.of(review), status_code=200)
 
 
@@ -130,7 +131,7 @@ async def execute_rollback(
 ) -> JSONResponse:
     """Report an approved rollback executed; success records a `rolled_back` deploy."""
     review = await service.get_review(session, incident, review_id)
-    await service.execute(session, incident, review, body)
+    await rollback_flows.execute(session, incident, review, body)
     return await idempotency.respond(ReviewOut.of(review), status_code=200)
 
 
@@ -145,5 +146,5 @@ async def verify_rollback(
 ) -> JSONResponse:
     """Report whether the service recovered after the rollback; may mark the incident mitigated."""
     review = await service.get_review(session, incident, review_id)
-    await service.verify(session, incident, review, body)
+    await rollback_flows.verify(session, incident, review, body)
     return await idempotency.respond(ReviewOut.of(review), status_code=200)

@@ -1,25 +1,26 @@
 """Rollback reviews: proposed, decided by a second person, executed, verified.
 
-Callers hold the incident's row lock (`LockedIncident`), so steps on one incident's
-reviews are serialised and a review read here is the committed, current one.
+The checklist ticks, the rollback's deploy record and the status move a step brings
+are `app.flows.rollbacks`. Callers hold the incident's row lock (`LockedIncident`), so
+steps on one incident's reviews are serialised and a review read here is the
+committed, current one.
 """
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.checklists import service as checklist_service
 from app.core.clock import utcnow
 from app.core.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from app.core.events import EventType, emit
 from app.core.pagination import PageParams, Rows, paginate
 from app.deploys import service as deploys_service
-from app.deploys.models import Deploy, DeployKind, DeploySource, DeployStatus
+from app.deploys.models import Deploy
 from app.deploys.schemas import DeployOut
-from app.incidents import service as incident_service
 from app.incidents.models import Incident
 from app.incidents.state import Status, can_move
 from app.rollbacks.models import (
@@ -37,6 +38,15 @@ from app.timeline.models import EntryKind
 
 ROLLBACK_CHECKLIST_KEY = "rollback_decided"
 RECOVERY_CHECKLIST_KEY = "recovery_verified"
+
+
+@dataclass(frozen=True)
+class Step:
+    """A review step taken: the review, the step's summary, and whether to mitigate."""
+
+    review: RollbackReview
+    summary: str
+    mitigate: bool = False
 
 
 class RollbackReviewNotFound(NotFound):
@@ -94,7 +104,7 @@ async def _record(
         emit(session, event, payload, incident_id=incident.id)
 
 
-def _step_allowed(review: RollbackReview, action: ReviewAction) -> None:
+def check_step(review: RollbackReview, action: ReviewAction) -> None:
     current = ReviewStatus(review.status)
     allowed = NEXT_ACTION.get(current)
     if allowed == action:
@@ -161,8 +171,8 @@ async def propose(session: AsyncSession, incident: Incident, data: ReviewCreate)
 
 async def decide(
     session: AsyncSession, incident: Incident, review: RollbackReview, data: DecisionIn
-) -> RollbackReview:
-    _step_allowed(review, ReviewAction.DECISION)
+) -> Step:
+    check_step(review, ReviewAction.DECISION)
     if data.reviewer.casefold() == review.requested_by.casefold():
         raise FourEyesViolation(
             f"{data.reviewer} requested this rollback; someone else must review it",
@@ -183,41 +193,25 @@ async def decide(
         event=EventType.ROLLBACK_REVIEW_DECIDED,
         decision=data.decision,
     )
-    await checklist_service.tick(
-        session, incident, ROLLBACK_CHECKLIST_KEY, f"{'yes' if approved else 'no'}: {summary}"
-    )
-    return review
-
-
-async def _record_rollback_deploy(session: AsyncSession, review: RollbackReview) -> Deploy:
-    now = utcnow()
-    deploy, _ = await deploys_service.record_deploy(
-        session,
-        source=DeploySource.API,
-        external_id=f"muster-rollback-review-{review.id}",
-        service=review.service,
-        environment=review.environment,
-        status=DeployStatus.ROLLED_BACK,
-        kind=DeployKind.ROLLBACK,
-        version=review.to_version,
-        started_at=now,
-        finished_at=now,
-        actor=review.executed_by,
-    )
-    return deploy
+    return Step(review, f"{'yes' if approved else 'no'}: {summary}")
 
 
 async def execute(
-    session: AsyncSession, incident: Incident, review: RollbackReview, data: ExecutionIn
+    session: AsyncSession,
+    incident: Incident,
+    review: RollbackReview,
+    data: ExecutionIn,
+    *,
+    deploy: Deploy | None,
 ) -> RollbackReview:
-    _step_allowed(review, ReviewAction.EXECUTION)
+    """Record the execution; `deploy` is the rollback's deploy record when it succeeded."""
+    check_step(review, ReviewAction.EXECUTION)
     succeeded = data.outcome == ExecutionOutcome.SUCCEEDED
     review.status = ReviewStatus.EXECUTED if succeeded else ReviewStatus.FAILED
     review.executed_by, review.execution_outcome = data.executed_by, data.outcome
     review.execution_note, review.executed_at = data.note, utcnow()
     extra: dict[str, Any] = {"outcome": data.outcome}
-    if succeeded:
-        deploy = await _record_rollback_deploy(session, review)
+    if succeeded and deploy is not None:
         review.rollback_deploy_id = deploy.id
         extra["deploy"] = DeployOut.model_validate(deploy).model_dump(mode="json")
         summary = f"Rollback of {_what(review)} executed by {data.executed_by}"
@@ -237,7 +231,7 @@ async def execute(
 
 async def verify(
     session: AsyncSession, incident: Incident, review: RollbackReview, data: VerificationIn
-) -> RollbackReview:
+) -> Step:
     recovered = data.result == VerificationResult.RECOVERED
     if data.mark_mitigated and not recovered:
         raise _invalid(
@@ -245,7 +239,7 @@ async def verify(
             "only with result `recovered`",
             "An incident that did not recover cannot be marked mitigated",
         )
-    _step_allowed(review, ReviewAction.VERIFICATION)
+    check_step(review, ReviewAction.VERIFICATION)
     review.status = ReviewStatus.VERIFIED if recovered else ReviewStatus.FAILED
     review.verified_by, review.verification_result = data.verified_by, data.result
     review.verification_note, review.verified_at = data.note, utcnow()
@@ -262,11 +256,7 @@ async def verify(
         result=data.result,
         marked_mitigated=mitigate,
     )
-    if recovered:
-        await checklist_service.tick(session, incident, RECOVERY_CHECKLIST_KEY, summary)
-    if mitigate:
-        await incident_service.move(session, incident, Status.MITIGATED, actor=data.verified_by)
-    return review
+    return Step(review, summary, mitigate=mitigate)
 
 
 LATEST = "latest"

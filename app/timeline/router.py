@@ -12,7 +12,7 @@ from app.core.errors import Forbidden, Unauthorized, UnsupportedMediaType, respo
 from app.core.pagination import Page, PageDep
 from app.core.security import ReadIncidents, WriteIncidents
 from app.incidents.deps import IncidentId, LockedIncident, WritableIncident
-from app.incidents.service import IncidentNotFound
+from app.incidents.lookup import IncidentNotFound
 from app.timeline import service
 from app.timeline.models import EntryKind
 from app.timeline.schemas import EntryCreate, EntryOut, EntryUpdate, entry_json

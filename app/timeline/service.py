@@ -13,7 +13,7 @@ from app.core.db import add_row, table_of
 from app.core.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from app.core.events import EventType, emit
 from app.core.pagination import Keyset, PageParams, Rows
-from app.incidents import service as incident_service
+from app.incidents import lookup
 from app.incidents.models import ID_KEYED, Incident
 from app.timeline.models import HUMAN_KINDS, EntryKind, TimelineEntry
 from app.timeline.schemas import ENTRY_COLUMNS, EntryCreate, EntryOut, EntryUpdate
@@ -24,7 +24,7 @@ _ENTRIES = table_of(TimelineEntry)
 _LIST = select(*(_ENTRIES.c[name] for name in ENTRY_COLUMNS))
 _ORDER = (col(TimelineEntry.occurred_at), col(TimelineEntry.seq))
 _OF_KINDS = col(TimelineEntry.kind).in_(bindparam("kinds", expanding=True))
-# By how the incident is named (`incident_service.key_of`), with or without kinds: its
+# By how the incident is named (`lookup.key_of`), with or without kinds: its
 # id is looked up inside the page's statement, one round trip for both.
 _PAGES = {
     (key, of_kinds): Keyset(
@@ -142,10 +142,10 @@ async def list_entries(
     The incident is looked up by the page's own statement; only an empty page asks
     whether it exists (every incident has at least its opening entry).
     """
-    key, value = incident_service.key_of(incident_ident)
+    key, value = lookup.key_of(incident_ident)
     rows = await _PAGES[key, bool(kinds)].page(session, page, {"key": value, "kinds": kinds})
     if not rows.items:
-        await incident_service.get_incident_id(session, incident_ident)  # 404 if none
+        await lookup.get_incident_id(session, incident_ident)  # 404 if none
     return rows
 
 

@@ -44,14 +44,6 @@ from app.core.events import EventType, emit
 from app.incidents import service as incident_service
 from app.incidents.models import Incident, newest_match_first, reference_of
 from app.incidents.state import OPEN
-from app.postmortems import actions
-from app.postmortems.models import RolloutStatus
-from app.postmortems.schemas import (
-    ActionItemOut,
-    IncidentBrief,
-    RecurrenceActionItem,
-    RecurrenceOut,
-)
 from app.timeline import service as timeline_service
 from app.timeline.models import EntryKind
 
@@ -241,46 +233,6 @@ def link(session: AsyncSession, incident: Incident, match: Match, *, actor: str)
         EventType.INCIDENT_UPDATED,
         incident_service.payload(incident, changes=change),
         incident_id=incident.id,
-    )
-
-
-def brief(incident: Incident) -> IncidentBrief:
-    return IncidentBrief(
-        id=incident.id,
-        reference=incident.reference,
-        title=incident.title,
-        severity=incident.severity,
-        status=incident.status,
-        services=incident.services,
-        started_at=incident.started_at,
-        mitigated_at=incident.mitigated_at,
-        resolved_at=incident.resolved_at,
-        closed_at=incident.closed_at,
-    )
-
-
-def reached(item: ActionItemOut, service: str) -> bool | None:
-    """Did the measure reach `service`: done → true, listed otherwise → false, unlisted → null."""
-    for rollout in item.rollout:
-        if rollout.service == service:
-            return rollout.status == RolloutStatus.DONE
-    return None
-
-
-async def recurrence_view(session: AsyncSession, incident: Incident) -> RecurrenceOut:
-    earlier = (
-        await session.get(Incident, incident.recurrence_of) if incident.recurrence_of else None
-    )
-    items = await actions.all_for_incident(session, earlier) if earlier else []
-    return RecurrenceOut(
-        incident=brief(incident),
-        recurrence_of=brief(earlier) if earlier else None,
-        action_items=[
-            RecurrenceActionItem(
-                **item.model_dump(), reached={s: reached(item, s) for s in incident.services}
-            )
-            for item in items
-        ],
     )
 
 

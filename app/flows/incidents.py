@@ -1,0 +1,54 @@
+"""Opening an incident and changing it, from every entry point (REST, Alertmanager)."""
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.checklists import service as checklist_service
+from app.checklists.template import ChecklistTemplate
+from app.flows import participants as participant_flows
+from app.incidents import recurrence
+from app.incidents import service as incident_service
+from app.incidents.models import Incident
+from app.incidents.schemas import IncidentCreate, IncidentUpdate
+
+
+async def open_incident(
+    session: AsyncSession,
+    data: IncidentCreate,
+    *,
+    template: ChecklistTemplate,
+    actor: str,
+    lookback_days: int | None,
+    source: str = "api",
+    alert_group: str | None = None,
+    recurrence_of: recurrence.Match | None = None,
+) -> Incident:
+    """Open an incident with its checklist; its `incident.created` event pages SRE.
+
+    With `lookback_days`, the incident is linked to the earlier one it repeats at once.
+    Alertmanager passes None: it names the `recurrence_of` it found before opening and
+    links any other recurrence once the new incident's alerts are attached.
+    """
+    incident = await incident_service.create_incident(
+        session,
+        data,
+        actor=actor,
+        source=source,
+        alert_group=alert_group,
+        recurrence_of=recurrence_of,
+    )
+    checklist_service.create_checklist(session, incident, template)
+    if lookback_days is not None:
+        await recurrence.link_recurrence(
+            session, incident, lookback_days=lookback_days, actor=actor
+        )
+    return incident
+
+
+async def update_incident(
+    session: AsyncSession, incident: Incident, changes: IncidentUpdate, *, actor: str
+) -> Incident:
+    """A PATCH: the incident's own fields and status, then its commander (a participant)."""
+    await incident_service.update_incident(session, incident, changes, actor=actor)
+    if changes.commander is not None and changes.commander != incident.commander:
+        await participant_flows.assign_commander(session, incident, changes.commander, actor=actor)
+    return incident
