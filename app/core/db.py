@@ -1,6 +1,6 @@
 """Engine, session dependency, column types and the metadata naming convention."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -228,6 +228,25 @@ def _flush_queued_rows(session: Session) -> None:
 @event.listens_for(BatchingSession, "after_soft_rollback")
 def _drop_queued_rows(session: Session, _previous: Any) -> None:
     session.info.pop(_PENDING, None)
+    session.info.pop(_AFTER_COMMIT, None)
+
+
+_AFTER_COMMIT = "muster_after_commit"
+
+
+def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
+    """Run `callback` once the session's transaction has committed; never if it rolls back.
+
+    For effects outside the database (process metrics): a change that rolls back must
+    leave no trace.
+    """
+    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
+@event.listens_for(BatchingSession, "after_commit")
+def _run_after_commit(session: Session) -> None:
+    for callback in session.info.pop(_AFTER_COMMIT, ()):
+        callback()
 
 
 def add_row(session: AsyncSession, table: Table, row: dict[str, Any]) -> None:

@@ -20,6 +20,7 @@ from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from app.core.clock import utcnow
+from app.core.db import after_commit
 from app.core.errors import FieldProblem, InvalidInput
 from app.deploys.models import Deploy, DeployStatus
 from app.incidents.models import Incident
@@ -124,7 +125,10 @@ async def sre_engagements(
 
 
 async def note_sre_role(session: AsyncSession, incident: Incident) -> None:
-    """Called when someone takes the `sre` role: the first one feeds the histogram."""
+    """Called when someone takes the `sre` role: the first one feeds the histogram.
+
+    Observed once the transaction commits: a join that rolls back is not counted.
+    """
     role = type_coerce(col(TimelineEntry.data), JSON)["role"].as_string()
     held = await session.scalar(
         select(func.count())
@@ -136,8 +140,8 @@ async def note_sre_role(session: AsyncSession, incident: Incident) -> None:
         )
     )
     if held == 1:
-        elapsed = (utcnow() - incident.started_at).total_seconds()
-        metrics.SRE_ENGAGEMENT.observe(max(elapsed, 0.0))
+        elapsed = max((utcnow() - incident.started_at).total_seconds(), 0.0)
+        after_commit(session, lambda: metrics.SRE_ENGAGEMENT.observe(elapsed))
 
 
 async def open_incident_counts(session: AsyncSession) -> dict[tuple[str, str], int]:

@@ -5,7 +5,11 @@ import re
 import httpx
 import pytest
 
+from app.flows import participants as participant_flows
+from app.incidents import lookup
 from app.main import create_app
+from app.participants.models import Role
+from app.participants.schemas import ParticipantCreate
 from tests.conftest import make_settings
 from tests.factories import join, make_incident, move
 
@@ -67,6 +71,31 @@ async def test_the_first_sre_of_an_incident_is_observed_once(client, clock):
     assert delta(f"{SRE}_sum") == pytest.approx(780, abs=1e-3)
     assert delta(f'{SRE}_bucket{{le="300.0"}}') == 1
     assert delta(f'{SRE}_bucket{{le="600.0"}}') == 2
+
+
+async def test_a_join_that_rolls_back_is_not_counted(client, database, clock):
+    incident = await make_incident(client)
+    clock.advance(minutes=4)
+    before = await scrape(client)
+    sre = ParticipantCreate(handle="ana", role=Role.SRE)
+    async with database.sessionmaker() as session:
+        row = await lookup.get_incident(session, incident["id"], for_update=True)
+        await participant_flows.join(session, row, sre, actor="test")
+        await session.rollback()
+    rolled_back = await scrape(client)
+    assert rolled_back[f"{SRE}_count"] == before.get(f"{SRE}_count", 0.0)
+    participants = await client.get(f"/api/v1/incidents/{incident['id']}/participants")
+    assert participants.json()["items"] == [], "the join left nothing behind"
+
+    async with database.sessionmaker() as session:  # the same join, committed: counted
+        row = await lookup.get_incident(session, incident["id"], for_update=True)
+        await participant_flows.join(session, row, sre, actor="test")
+        after_join = await scrape(client)
+        assert after_join[f"{SRE}_count"] == rolled_back[f"{SRE}_count"], "not before commit"
+        await session.commit()
+    committed = await scrape(client)
+    assert committed[f"{SRE}_count"] == rolled_back[f"{SRE}_count"] + 1
+    assert committed[f"{SRE}_sum"] - rolled_back[f"{SRE}_sum"] == pytest.approx(240, abs=1e-3)
 
 
 async def test_metrics_are_served_without_the_gauge_when_the_database_is_down():
