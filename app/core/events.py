@@ -1,6 +1,8 @@
 """Domain events, written to the outbox in the same transaction as the change.
 
-`emit` is the one way a state change announces itself. The notifications domain
+`emit` is the one way a state change announces itself. Each event type is one
+`DomainEvent` model, defined by the domain that emits it (`app/*/events.py`); the
+OpenAPI `webhooks` section is generated from those models. The notifications domain
 drains the outbox and delivers each event to its subscribers; here an event is
 simply a committed row, so it exists exactly when the change it describes does.
 """
@@ -8,8 +10,9 @@ simply a committed row, so it exists exactly when the change it describes does.
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import BigInteger, FetchedValue, Index, Integer, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
@@ -75,18 +78,36 @@ class OutboxEvent(SQLModel, table=True):
 _OUTBOX = table_of(OutboxEvent)
 
 
-def emit(
+class DomainEvent(BaseModel):
+    """The `data` of one event type; a subclass names its `type` and documents it."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    type: ClassVar[EventType]
+
+    def incident_id(self) -> uuid.UUID | None:
+        """The incident the event is about, if any (the outbox indexes it)."""
+        return None
+
+
+def emit(session: AsyncSession, event: DomainEvent) -> None:
+    """Record `event` in the current transaction.
+
+    The row is queued on the session: it is written with the change, at the next
+    flush or at commit, batched with the other events of the request.
+    """
+    data = event.model_dump(mode="json", by_alias=True)
+    record_event(session, event.type, data, incident_id=event.incident_id())
+
+
+def record_event(
     session: AsyncSession,
     event_type: EventType,
     data: dict[str, Any],
     *,
     incident_id: uuid.UUID | None = None,
 ) -> None:
-    """Record `event_type` with its JSON-ready `data` in the current transaction.
-
-    The row is queued on the session: it is written with the change, at the next
-    flush or at commit, batched with the other events of the request.
-    """
+    """Queue an outbox row of `event_type` with JSON-ready `data` (`emit` is the way in)."""
     add_row(
         session,
         _OUTBOX,

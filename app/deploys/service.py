@@ -15,8 +15,9 @@ from sqlmodel import col, select
 from app.core.clock import utcnow
 from app.core.db import UTCDateTime, insert_ignoring_conflict
 from app.core.errors import FieldProblem, InvalidInput, NotFound
-from app.core.events import EventType, emit
+from app.core.events import emit
 from app.core.pagination import PageParams, Rows, paginate
+from app.deploys.events import DeployRecorded
 from app.deploys.models import Deploy, DeployKind, DeploySource, DeployStatus
 from app.deploys.schemas import DeployOut
 from app.incidents.models import Incident
@@ -43,8 +44,7 @@ def _check_times(started_at: datetime, finished_at: datetime | None) -> None:
 
 
 def _announce(session: AsyncSession, deploy: Deploy) -> None:
-    data = {"deploy": DeployOut.model_validate(deploy).model_dump(mode="json")}
-    emit(session, EventType.DEPLOY_RECORDED, data)
+    emit(session, DeployRecorded(deploy=DeployOut.model_validate(deploy)))
 
 
 async def record_deploy(

@@ -40,8 +40,9 @@ from sqlmodel import col
 
 from app.alerts.models import Alert
 from app.core.db import UTCDateTime, in_bound
-from app.core.events import EventType, emit
+from app.core.events import emit
 from app.incidents import service as incident_service
+from app.incidents.events import IncidentUpdated
 from app.incidents.models import Incident, newest_match_first, reference_of
 from app.incidents.state import OPEN
 from app.timeline import service as timeline_service
@@ -228,12 +229,7 @@ def link(session: AsyncSession, incident: Incident, match: Match, *, actor: str)
         },
     )
     change = {"recurrence_of": {"from": None, "to": str(match.id)}}
-    emit(
-        session,
-        EventType.INCIDENT_UPDATED,
-        incident_service.payload(incident, changes=change),
-        incident_id=incident.id,
-    )
+    emit(session, IncidentUpdated.of(incident, change))
 
 
 def _alertname_label() -> ColumnElement[str]:

@@ -131,6 +131,26 @@ class IncidentOut(BaseModel):
         return cls.model_validate(incident)
 
 
+class IncidentRef(BaseModel):
+    """The short form of an incident carried by events about things on it."""
+
+    id: uuid.UUID
+    reference: str = Field(examples=["INC-42"])
+    title: str
+    severity: Severity
+    status: Status
+
+    @classmethod
+    def of(cls, incident: Incident) -> "IncidentRef":
+        return cls(
+            id=incident.id,
+            reference=incident.reference,
+            title=incident.title,
+            severity=Severity(incident.severity),
+            status=Status(incident.status),
+        )
+
+
 # The columns IncidentOut is made of: list reads select only these.
 OUT_COLUMNS = [name for name in IncidentOut.model_fields if name in Incident.model_fields]
 _ALLOWED = {status: allowed_moves(status) for status in Status}

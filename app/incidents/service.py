@@ -27,12 +27,13 @@ from sqlmodel import col, select
 from app.core.clock import utcnow
 from app.core.db import in_bound, table_of
 from app.core.errors import Conflict, FieldProblem, InvalidInput
-from app.core.events import EventType, emit
+from app.core.events import emit
 from app.core.pagination import Keyset, PageParams, Rows
 from app.deploys import service as deploys_service
 from app.deploys.models import Deploy
+from app.incidents.events import IncidentCreated, IncidentStatusChanged, IncidentUpdated
 from app.incidents.models import Counter, Incident
-from app.incidents.schemas import OUT_COLUMNS, IncidentCreate, IncidentOut, IncidentUpdate
+from app.incidents.schemas import OUT_COLUMNS, IncidentCreate, IncidentUpdate
 from app.incidents.state import OPEN, STAMPS, Severity, Status, allowed_moves, can_move
 from app.timeline import service as timeline_service
 from app.timeline.models import EntryKind
@@ -147,13 +148,8 @@ async def create_incident(
             "recurrence_of": str(recurrence_of.id) if recurrence_of else None,
         },
     )
-    emit(session, EventType.INCIDENT_CREATED, payload(incident), incident_id=incident.id)
+    emit(session, IncidentCreated.of(incident))
     return incident
-
-
-def payload(incident: Incident, **extra: Any) -> dict[str, Any]:
-    """The data of an event about `incident`: the incident as read, and `extra`."""
-    return {"incident": IncidentOut.of(incident).model_dump(mode="json"), **extra}
 
 
 def lists_any_service(dialect: str) -> ColumnElement[bool]:
@@ -306,12 +302,7 @@ async def update_incident(
     if changed:
         touch(incident)
         await session.flush()
-        emit(
-            session,
-            EventType.INCIDENT_UPDATED,
-            payload(incident, changes=changed),
-            incident_id=incident.id,
-        )
+        emit(session, IncidentUpdated.of(incident, changed))
     if changes.status is not None:
         await move(session, incident, changes.status, actor=actor)
     return incident
@@ -364,12 +355,7 @@ async def move(session: AsyncSession, incident: Incident, target: Status, *, act
         author=actor,
         data={"from": previous, "to": target},
     )
-    emit(
-        session,
-        EventType.INCIDENT_STATUS_CHANGED,
-        payload(incident, **{"from": previous, "to": target}),
-        incident_id=incident.id,
-    )
+    emit(session, IncidentStatusChanged.of(incident, previous, target))
 
 
 async def set_commander(session: AsyncSession, incident: Incident, handle: str | None) -> None:
@@ -380,9 +366,4 @@ async def set_commander(session: AsyncSession, incident: Incident, handle: str |
     incident.commander = handle
     touch(incident)
     await session.flush()
-    emit(
-        session,
-        EventType.INCIDENT_UPDATED,
-        payload(incident, changes=change),
-        incident_id=incident.id,
-    )
+    emit(session, IncidentUpdated.of(incident, change))

@@ -1,106 +1,48 @@
-"""The OpenAPI `webhooks` section: one entry per event type, with its payload.
+"""The OpenAPI `webhooks` section: one entry per event type, generated from its model.
 
 These operations are documentation only: they describe the POST Muster makes to a
-subscriber. Their bodies reuse the API's own response models, so a change to
-`IncidentOut` shows in the webhook schemas as well.
+subscriber. Each body's `data` is the event's own model (`app/*/events.py`), the one
+`emit` serializes, so the documentation cannot drift from what is sent.
 """
 
 import inspect
 import json
-import uuid
 from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, FastAPI, Header, Response
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, Field, create_model
 
-from app.core.events import EventType
-from app.incidents.schemas import IncidentOut
-from app.incidents.state import Severity, Status
-from app.participants.schemas import ParticipantOut
-from app.timeline.schemas import EntryOut
+from app.core.events import DomainEvent, EventType
+from app.deploys.events import DeployRecorded
+from app.incidents.events import IncidentCreated, IncidentStatusChanged, IncidentUpdated
+from app.participants.events import ParticipantJoined, ParticipantLeft
+from app.postmortems.events import ActionItemUpdated
+from app.rollbacks.events import (
+    RollbackReviewDecided,
+    RollbackReviewExecuted,
+    RollbackReviewRequested,
+)
+from app.timeline.events import TimelineEventAdded
 
+# Every event type's `data` model, in the catalogue's order; the docstring describes it.
+EVENTS: tuple[type[DomainEvent], ...] = (
+    IncidentCreated,
+    IncidentUpdated,
+    IncidentStatusChanged,
+    ParticipantJoined,
+    ParticipantLeft,
+    TimelineEventAdded,
+    RollbackReviewRequested,
+    RollbackReviewDecided,
+    RollbackReviewExecuted,
+    DeployRecorded,
+    ActionItemUpdated,
+)
+assert [event.type for event in EVENTS] == list(EventType), "one model per event type"
 
-class IncidentRef(BaseModel):
-    """The short form of an incident carried by events about things on it."""
-
-    id: uuid.UUID
-    reference: str = Field(examples=["INC-42"])
-    title: str
-    severity: Severity
-    status: Status
-
-
-class Change(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
-
-    from_: Any = Field(alias="from", description="The value before")
-    to: Any = Field(description="The value after")
-
-
-class IncidentData(BaseModel):
-    incident: IncidentOut
-
-
-class IncidentUpdatedData(BaseModel):
-    incident: IncidentOut
-    changes: dict[str, Change] = Field(
-        description="Changed fields, e.g. `severity`, `title`, `commander`, `services`"
-    )
-
-
-class IncidentStatusChangedData(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
-
-    incident: IncidentOut
-    from_: Status = Field(alias="from")
-    to: Status
-
-
-class ParticipantData(BaseModel):
-    incident: IncidentRef
-    participant: ParticipantOut
-
-
-class TimelineData(BaseModel):
-    incident: IncidentRef
-    entry: EntryOut
-
-
-class PendingDomainData(BaseModel):
-    """Shape not fixed yet: the domain that emits this event is still being built."""
-
-    model_config = ConfigDict(extra="allow")
-
-
-DATA: dict[EventType, tuple[type[BaseModel], str]] = {
-    EventType.INCIDENT_CREATED: (IncidentData, "An incident was opened."),
-    EventType.INCIDENT_UPDATED: (
-        IncidentUpdatedData,
-        "Fields of an incident changed (not its status). SRE targets get it when the "
-        "severity is raised to sev1 or sev2.",
-    ),
-    EventType.INCIDENT_STATUS_CHANGED: (
-        IncidentStatusChangedData,
-        "An incident moved along the status machine.",
-    ),
-    EventType.PARTICIPANT_JOINED: (ParticipantData, "Someone joined an incident."),
-    EventType.PARTICIPANT_LEFT: (ParticipantData, "Someone left an incident."),
-    EventType.TIMELINE_EVENT_ADDED: (
-        TimelineData,
-        "An entry was added to an incident's timeline (by a person or by Muster).",
-    ),
-    EventType.ROLLBACK_REVIEW_REQUESTED: (PendingDomainData, "A rollback review was proposed."),
-    EventType.ROLLBACK_REVIEW_DECIDED: (
-        PendingDomainData,
-        "A rollback review was approved or rejected.",
-    ),
-    EventType.ROLLBACK_REVIEW_EXECUTED: (PendingDomainData, "A rollback was executed."),
-    EventType.DEPLOY_RECORDED: (PendingDomainData, "A deploy was recorded."),
-    EventType.ACTION_ITEM_UPDATED: (PendingDomainData, "An action item changed."),
-}
 
 COMMON = """
 
@@ -162,7 +104,8 @@ def _operation_id(route: APIRoute) -> str:
 def webhooks() -> APIRouter:
     """A router whose routes FastAPI renders as the document's `webhooks`."""
     router = APIRouter(generate_unique_id_function=_operation_id)
-    for event, (data, description) in DATA.items():
+    for data in EVENTS:
+        event, description = data.type, " ".join((inspect.getdoc(data) or "").split())
         router.add_api_route(
             event.value,
             _receiver(envelope(event, data)),
@@ -184,7 +127,7 @@ def webhooks() -> APIRouter:
 # Response models that webhook bodies reuse. FastAPI documents a body in validation
 # mode, which would give each an `-Input` twin without its computed fields (e.g.
 # `allowed_transitions`); a webhook carries the serialized form, so refer to that.
-REUSED = ("IncidentOut", "ParticipantOut", "EntryOut")
+REUSED = ("IncidentOut", "ParticipantOut", "EntryOut", "ReviewOut")
 
 
 def _serialized_forms(document: dict[str, Any]) -> dict[str, Any]:

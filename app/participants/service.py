@@ -12,9 +12,11 @@ from sqlmodel import col, select
 
 from app.core.clock import utcnow
 from app.core.errors import Conflict, NotFound
-from app.core.events import EventType, emit
+from app.core.events import emit
 from app.core.pagination import PageParams, Rows, paginate
 from app.incidents.models import Incident
+from app.incidents.schemas import IncidentRef
+from app.participants import events
 from app.participants.models import Participant, Role
 from app.participants.schemas import ParticipantCreate, ParticipantOut
 from app.timeline import service as timeline_service
@@ -38,13 +40,6 @@ def _entry_data(
 ) -> dict[str, str]:
     data = {"participant_id": str(participant.id), "handle": participant.handle, "role": role}
     return data | ({"from": previous} if previous else {})
-
-
-def _event_data(incident: Incident, participant: Participant) -> dict[str, object]:
-    return {
-        "incident": timeline_service.incident_ref(incident),
-        "participant": ParticipantOut.of(participant).model_dump(mode="json"),
-    }
 
 
 async def active_participant(
@@ -85,9 +80,9 @@ async def join(
     )
     emit(
         session,
-        EventType.PARTICIPANT_JOINED,
-        _event_data(incident, participant),
-        incident_id=incident.id,
+        events.ParticipantJoined(
+            incident=IncidentRef.of(incident), participant=ParticipantOut.of(participant)
+        ),
     )
     return participant
 
@@ -181,8 +176,8 @@ async def leave(
     )
     emit(
         session,
-        EventType.PARTICIPANT_LEFT,
-        _event_data(incident, participant),
-        incident_id=incident.id,
+        events.ParticipantLeft(
+            incident=IncidentRef.of(incident), participant=ParticipantOut.of(participant)
+        ),
     )
     return True

@@ -16,9 +16,11 @@ from sqlmodel import col, select
 
 from app.core.clock import utcnow
 from app.core.errors import NotFound
-from app.core.events import EventType, emit
+from app.core.events import emit
 from app.core.pagination import PageParams, Rows, paginate
 from app.incidents.models import Incident, reference_of
+from app.incidents.schemas import IncidentRef
+from app.postmortems.events import ActionItemUpdated
 from app.postmortems.models import (
     UNFINISHED,
     ActionItem,
@@ -95,13 +97,7 @@ async def _announce(
     )
     emit(
         session,
-        EventType.ACTION_ITEM_UPDATED,
-        {
-            "incident": timeline_service.incident_ref(incident),
-            "action_item": out.model_dump(mode="json"),
-            "changes": changes,
-        },
-        incident_id=incident.id,
+        ActionItemUpdated(incident=IncidentRef.of(incident), action_item=out, changes=changes),
     )
     return out
 

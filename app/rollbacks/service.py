@@ -16,13 +16,19 @@ from sqlmodel import col, select
 
 from app.core.clock import utcnow
 from app.core.errors import Conflict, FieldProblem, InvalidInput, NotFound
-from app.core.events import EventType, emit
+from app.core.events import emit
 from app.core.pagination import PageParams, Rows, paginate
 from app.deploys import service as deploys_service
 from app.deploys.models import Deploy
 from app.deploys.schemas import DeployOut
 from app.incidents.models import Incident
+from app.incidents.schemas import IncidentRef
 from app.incidents.state import Status, can_move
+from app.rollbacks.events import (
+    RollbackReviewDecided,
+    RollbackReviewExecuted,
+    RollbackReviewRequested,
+)
 from app.rollbacks.models import (
     NEXT_ACTION,
     Decision,
@@ -81,7 +87,7 @@ async def _record(
     summary: str,
     *,
     author: str,
-    event: EventType | None,
+    event: type[RollbackReviewRequested | RollbackReviewDecided | RollbackReviewExecuted] | None,
     **extra: Any,
 ) -> None:
     """The step's timeline entry and (for most steps) its domain event, in this transaction."""
@@ -96,12 +102,8 @@ async def _record(
         data={"rollback_review_id": str(review.id), "status": review.status, **extra},
     )
     if event is not None:
-        payload = {
-            "incident": timeline_service.incident_ref(incident),
-            "rollback_review": ReviewOut.of(review).model_dump(mode="json"),
-            **extra,
-        }
-        emit(session, event, payload, incident_id=incident.id)
+        ref, out = IncidentRef.of(incident), ReviewOut.of(review)
+        emit(session, event.model_validate({"incident": ref, "rollback_review": out, **extra}))
 
 
 def check_step(review: RollbackReview, action: ReviewAction) -> None:
@@ -164,7 +166,7 @@ async def propose(session: AsyncSession, incident: Incident, data: ReviewCreate)
         review,
         f"Rollback of {_what(review)} proposed by {review.requested_by}",
         author=review.requested_by,
-        event=EventType.ROLLBACK_REVIEW_REQUESTED,
+        event=RollbackReviewRequested,
     )
     return review
 
@@ -190,7 +192,7 @@ async def decide(
         review,
         f"{summary}: {data.comment}" if data.comment else summary,
         author=data.reviewer,
-        event=EventType.ROLLBACK_REVIEW_DECIDED,
+        event=RollbackReviewDecided,
         decision=data.decision,
     )
     return Step(review, f"{'yes' if approved else 'no'}: {summary}")
@@ -223,7 +225,7 @@ async def execute(
         review,
         f"{summary}: {data.note}" if data.note else summary,
         author=data.executed_by,
-        event=EventType.ROLLBACK_REVIEW_EXECUTED,
+        event=RollbackReviewExecuted,
         **extra,
     )
     return review

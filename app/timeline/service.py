@@ -11,10 +11,12 @@ from sqlmodel import col, select
 from app.core.clock import utcnow
 from app.core.db import add_row, table_of
 from app.core.errors import Conflict, FieldProblem, InvalidInput, NotFound
-from app.core.events import EventType, emit
+from app.core.events import emit
 from app.core.pagination import Keyset, PageParams, Rows
 from app.incidents import lookup
 from app.incidents.models import ID_KEYED, Incident
+from app.incidents.schemas import IncidentRef
+from app.timeline.events import TimelineEventAdded
 from app.timeline.models import HUMAN_KINDS, EntryKind, TimelineEntry
 from app.timeline.schemas import ENTRY_COLUMNS, EntryCreate, EntryOut, EntryUpdate
 
@@ -49,17 +51,6 @@ class GeneratedEntryReadOnly(Conflict):
     code, title = "generated-entry-read-only", "Generated entries are read-only"
 
 
-def incident_ref(incident: Incident) -> dict[str, Any]:
-    """The short form of an incident carried by every event about it."""
-    return {
-        "id": str(incident.id),
-        "reference": incident.reference,
-        "title": incident.title,
-        "severity": incident.severity,
-        "status": incident.status,
-    }
-
-
 def record(
     session: AsyncSession,
     incident: Incident,
@@ -91,12 +82,7 @@ def record(
     }
     add_row(session, _ENTRIES, entry)
     out = EntryOut.model_validate(entry | {"generated": kind not in HUMAN_KINDS})
-    emit(
-        session,
-        EventType.TIMELINE_EVENT_ADDED,
-        {"incident": incident_ref(incident), "entry": out.model_dump(mode="json")},
-        incident_id=incident.id,
-    )
+    emit(session, TimelineEventAdded(incident=IncidentRef.of(incident), entry=out))
     return out
 
 

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from app.alerts.models import Alert, AlertStatus
 from app.core.db import add_row
-from app.core.events import EventType, OutboxEvent, emit
+from app.core.events import EventType, OutboxEvent, record_event
 
 
 def _count():
@@ -16,10 +16,12 @@ def _count():
 
 async def test_queued_rows_are_seen_by_queries_and_written_at_commit(database):
     async with database.sessionmaker() as session, session.begin():
-        emit(session, EventType.DEPLOY_RECORDED, {"n": 1})
-        emit(session, EventType.DEPLOY_RECORDED, {"n": 2})
+        record_event(session, EventType.DEPLOY_RECORDED, {"n": 1})
+        record_event(session, EventType.DEPLOY_RECORDED, {"n": 2})
         assert await session.scalar(_count()) == 2, "written before a query reads the table"
-        emit(session, EventType.DEPLOY_RECORDED, {"n": 3})  # only the commit writes this one
+        record_event(
+            session, EventType.DEPLOY_RECORDED, {"n": 3}
+        )  # only the commit writes this one
     async with database.sessionmaker() as session:
         rows = (await session.scalars(select(OutboxEvent).order_by(OutboxEvent.seq))).all()
     assert [row.data["n"] for row in rows] == [1, 2, 3]
@@ -28,11 +30,11 @@ async def test_queued_rows_are_seen_by_queries_and_written_at_commit(database):
 
 async def test_queued_rows_are_dropped_with_a_rollback(database):
     async with database.sessionmaker() as session:
-        emit(session, EventType.DEPLOY_RECORDED, {"n": 1})
+        record_event(session, EventType.DEPLOY_RECORDED, {"n": 1})
         await session.flush()
-        emit(session, EventType.DEPLOY_RECORDED, {"n": 2})  # still queued
+        record_event(session, EventType.DEPLOY_RECORDED, {"n": 2})  # still queued
         await session.rollback()
-        emit(session, EventType.DEPLOY_RECORDED, {"n": 3})
+        record_event(session, EventType.DEPLOY_RECORDED, {"n": 3})
         await session.commit()
     async with database.sessionmaker() as session:
         assert (await session.scalars(select(OutboxEvent.data))).all() == [{"n": 3}]
@@ -60,7 +62,7 @@ async def test_queued_rows_of_several_tables_keep_every_value(client, database):
     }
     async with database.sessionmaker() as session, session.begin():
         add_row(session, Alert.__table__, alert)
-        emit(session, EventType.DEPLOY_RECORDED, {"list": [1, None, "x"], "when": "now"})
+        record_event(session, EventType.DEPLOY_RECORDED, {"list": [1, None, "x"], "when": "now"})
     async with database.sessionmaker() as session:
         stored = await session.get(Alert, alert["id"])
         event = await session.scalar(

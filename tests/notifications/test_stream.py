@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
-from app.core.events import EventType, emit
+from app.core.events import EventType, record_event
 from tests.core.test_errors import assert_problem
 from tests.factories import make_incident, move
 from tests.notifications.conftest import running_app
@@ -131,10 +131,10 @@ async def test_an_event_that_commits_late_is_not_skipped_on_postgresql(tmp_path)
         database = app.state.database
         seq_of = text("SELECT seq FROM outbox_events WHERE data->>'n' = :n")
         async with database.sessionmaker() as slow:
-            emit(slow, EventType.DEPLOY_RECORDED, {"n": "early"})
+            record_event(slow, EventType.DEPLOY_RECORDED, {"n": "early"})
             await slow.flush()  # takes its seq now, commits last
             async with database.sessionmaker() as fast, fast.begin():
-                emit(fast, EventType.DEPLOY_RECORDED, {"n": "late"})
+                record_event(fast, EventType.DEPLOY_RECORDED, {"n": "late"})
                 await fast.flush()
             assert await slow.scalar(seq_of, {"n": "early"}) < await slow.scalar(
                 seq_of, {"n": "late"}

@@ -1,0 +1,14 @@
+"""The event of the release history."""
+
+from typing import ClassVar
+
+from app.core.events import DomainEvent, EventType
+from app.deploys.schemas import DeployOut
+
+
+class DeployRecorded(DomainEvent):
+    """A deploy was recorded, or its status changed."""
+
+    type: ClassVar[EventType] = EventType.DEPLOY_RECORDED
+
+    deploy: DeployOut
