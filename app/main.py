@@ -79,14 +79,9 @@ _SECTIONS = {
 TAGS = [{"name": name, "description": about} for name, about in _SECTIONS.items()]
 
 
-# A request allocates thousands of objects and frees almost all of them by reference
-# counting, but with 32 requests in flight the allocation count crosses CPython's
-# default threshold (700) over a hundred times a second. Each collection promotes the
-# live request objects, and the oldest generation, which also holds the whole
-# framework, is then scanned every second or so, in pauses of about 100 ms. Under the
-# benchmark's timeline load that was 11 % of the time and doubled the p99. With these
-# thresholds collections are rare. Cyclic garbage is still collected, after 50 000
-# objects instead of 700.
+# Requests free almost everything by reference counting; CPython's default threshold
+# (700) made full collections frequent under load. Cyclic garbage is still collected,
+# after 50 000 objects. Measurements: docs/performance.md.
 GC_THRESHOLDS = (50_000, 20, 10)
 
 

@@ -21,15 +21,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache, cached_property
 
-from sqlalchemy import Select, bindparam, func, text, union_all
+from sqlalchemy import Select, bindparam, func, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.alerts.models import Alert, AlertNotification, AlertStatus
 from app.core.clock import utcnow
-from app.core.db import UTCDateTime, add_row, in_bound, insert_ignoring_conflict, table_of
+from app.core.db import add_row, table_of
 from app.core.pagination import PageParams, Rows, paginate
 from app.core.settings import Settings
+from app.core.sql import Backend, in_bound, insert_once_serialised
 from app.incidents.models import Incident
 from app.incidents.schemas import IncidentCreate
 from app.incidents.state import OPEN, Severity
@@ -95,27 +96,12 @@ def group_of(group_key: str) -> str:
     return hashlib.sha256(group_key.encode()).hexdigest()
 
 
-# PostgreSQL: the notification is claimed under its group's lock, in one statement.
-# The transaction's statements are also planned afresh on every execution: a plan
-# cached while `alerts` was small (a new install's first storm) would scan the whole
-# table until autovacuum next analyzed it.
-_CLAIM_LOCKED = text(
-    """
-    INSERT INTO alert_notifications (id, digest, group_key, status, alert_count, received_at)
-    SELECT :id, :digest, :group_key, :status, :alert_count, :received_at
-    FROM (SELECT pg_advisory_xact_lock(:lock),
-                 set_config('plan_cache_mode', 'force_custom_plan', true)) AS locked
-    ON CONFLICT (digest) DO NOTHING
-    RETURNING id
-    """
-).bindparams(bindparam("received_at", type_=UTCDateTime()))
-
-
 async def claim(session: AsyncSession, notification: Notification, group: str) -> bool:
     """Record the notification; False when it already was (a retry, repeat or twin).
 
-    Concurrent notifications of one group are serialised: on PostgreSQL by a
-    transaction-scoped advisory lock on the group, on SQLite by its single writer.
+    Concurrent notifications of one group are serialised (`insert_once_serialised`,
+    locked on the group); the statements after it are planned for their values: a plan
+    cached while `alerts` was small (a new install's first storm) would scan it later.
     """
     row = {
         "id": uuid.uuid4(),
@@ -125,13 +111,10 @@ async def claim(session: AsyncSession, notification: Notification, group: str) -
         "alert_count": len(notification.alerts),
         "received_at": utcnow(),
     }
-    if session.get_bind().dialect.name != "postgresql":
-        return await insert_ignoring_conflict(
-            session, AlertNotification, row, conflict_on=["digest"]
-        )
     lock = int.from_bytes(bytes.fromhex(group[:16]), "big", signed=True)
-    claimed = await session.execute(_CLAIM_LOCKED, row | {"lock": lock})
-    return claimed.first() is not None
+    return await insert_once_serialised(
+        session, AlertNotification, row, conflict_on=["digest"], lock=lock
+    )
 
 
 def severity_of(alerts: Sequence[IncomingAlert], settings: Settings) -> Severity:
@@ -177,7 +160,7 @@ def incident_fields(
 
 
 @cache
-def open_touched(dialect: str) -> Select[Incident, Alert]:
+def open_touched(backend: Backend) -> Select[Incident, Alert]:
     """In one round trip, the open incidents a notification touches, locked: those
     holding alerts of its fingerprints, each with those alerts, and its group's own
     (with none of them, its alert is NULL). Two indexed look-ups pick the incidents.
@@ -185,7 +168,7 @@ def open_touched(dialect: str) -> Select[Incident, Alert]:
     """
     ids = union_all(
         select(col(Alert.incident_id)).where(
-            in_bound(col(Alert.fingerprint), "fingerprints", dialect)
+            in_bound(col(Alert.fingerprint), "fingerprints", backend)
         ),
         select(col(Incident.id)).where(col(Incident.alert_group) == bindparam("group")),
     )
@@ -194,7 +177,7 @@ def open_touched(dialect: str) -> Select[Incident, Alert]:
         .outerjoin(
             Alert,
             (col(Alert.incident_id) == col(Incident.id))
-            & in_bound(col(Alert.fingerprint), "fingerprints", dialect),
+            & in_bound(col(Alert.fingerprint), "fingerprints", backend),
         )
         .where(col(Incident.id).in_(ids), col(Incident.status).in_(OPEN))
         .with_for_update(of=Incident)

@@ -10,21 +10,18 @@ import orjson
 from fastapi import Depends, Request
 from sqlalchemy import (
     JSON,
-    ColumnElement,
     DateTime,
     Dialect,
     Index,
     Insert,
-    String,
     Table,
     TextClause,
-    any_,
     bindparam,
     event,
     insert,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import Insert as PostgresInsert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
@@ -36,7 +33,6 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import SQLCoreOperations
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
 
@@ -59,18 +55,6 @@ def table_of(model: type[SQLModel]) -> Table:
     """The table of a table model, typed (SQLModel does not declare `__table__`)."""
     table: Table = model.__table__  # type: ignore[attr-defined]
     return table
-
-
-def in_bound(column: SQLCoreOperations[Any], name: str, dialect: str) -> ColumnElement[bool]:
-    """`column IN (…)`, the list of strings bound at execution as `name`.
-
-    PostgreSQL gets one array parameter (`= ANY`): the statement's SQL is the same
-    whatever the list's length, so it is neither rendered again at each execution nor
-    prepared again for each length. Elsewhere, an expanding IN.
-    """
-    if dialect == "postgresql":
-        return column == any_(bindparam(name, type_=ARRAY(String)))
-    return column.in_(bindparam(name, expanding=True))
 
 
 def postgresql_only(index: Index) -> Index:

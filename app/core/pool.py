@@ -2,11 +2,9 @@
 
 SQLAlchemy's asyncio pool hands a returned connection to whichever task asks next:
 a request that has just arrived takes it ahead of those already waiting, and a waiter
-that loses this race goes to the back of the line. Under load (more requests in
-flight than connections) a few requests then wait many turns: under the benchmark's
-incident creation the p99 was five to six times the median. Here a returned
-connection goes straight to the longest waiter, and nobody takes one while others
-wait; the p99 fell to under twice the median, at the same throughput.
+that loses this race goes to the back of the line, so under load a few requests wait
+many turns. Here a returned connection goes straight to the longest waiter, and nobody
+takes one while others wait (measurements: docs/performance.md).
 """
 
 import asyncio

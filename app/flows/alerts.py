@@ -23,6 +23,7 @@ from app.alerts.service import ACTOR, SOURCE, IncomingAlert, Notification, Outco
 from app.checklists.template import ChecklistTemplate
 from app.core.clock import utcnow
 from app.core.settings import Settings
+from app.core.sql import backend_of
 from app.flows import incidents as incident_flows
 from app.incidents import recurrence
 from app.incidents.models import Incident
@@ -47,7 +48,7 @@ class _Ingest:
 
     async def run(self, notification: Notification, group: str) -> Outcome:
         fingerprints = [a.fingerprint for a in notification.alerts]
-        touched = alert_rules.open_touched(self.session.get_bind().dialect.name)
+        touched = alert_rules.open_touched(backend_of(self.session))
         found = await self.session.execute(touched, {"fingerprints": fingerprints, "group": group})
         known: dict[str, tuple[Alert, Incident]] = {}
         group_incident = None

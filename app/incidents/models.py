@@ -6,6 +6,7 @@ from sqlmodel import Field, SQLModel, col, select
 
 from app.core.clock import utcnow
 from app.core.db import JSONType, UTCDateTime, postgresql_only
+from app.core.sql import unindexed
 from app.incidents.state import OPEN, Severity, Status
 
 OPEN_PREDICATE = "alert_group IS NOT NULL AND status IN ({})".format(
@@ -113,10 +114,7 @@ ID_KEYED = {key: select(col(Incident.id)).where(where) for key, where in KEYED.i
 def newest_match_first() -> UnaryExpression[int]:
     """Newest incident first, for a look-up that keeps only its first match.
 
-    Ordered by an expression, not by an indexed column: with `LIMIT 1`, ordering by an
-    indexed column tempts the planner to walk every incident backwards in search of a
-    rare match (and when statistics lag a fast-growing table, it does). This way the
-    look-up starts from the few matching rows, so its cost follows the matches, not the
-    size of the table. Numbers grow with creation, so this is creation order.
+    By `unindexed(number)`: the look-up starts from its few matching rows rather than
+    walking the incidents backwards. Numbers grow with creation: this is creation order.
     """
-    return (col(Incident.number) + 0).desc()
+    return unindexed(col(Incident.number)).desc()

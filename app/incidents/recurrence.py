@@ -39,8 +39,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.alerts.models import Alert
-from app.core.db import UTCDateTime, in_bound
+from app.core.db import UTCDateTime
 from app.core.events import emit
+from app.core.sql import Backend, backend_of, in_bound, json_list_has_any
 from app.incidents import service as incident_service
 from app.incidents.events import IncidentUpdated
 from app.incidents.models import Incident, newest_match_first, reference_of
@@ -101,7 +102,7 @@ async def find_earlier(
     if not (by_name or by_fingerprint or previous):
         return None
     shape = (by_name, by_fingerprint, previous, number is not None)
-    statement = _lookups(session.get_bind().dialect.name, *shape)
+    statement = _lookups(backend_of(session), *shape)
     found = (
         await session.execute(
             statement,
@@ -139,7 +140,7 @@ def _number(row: Row[Any]) -> int:
 
 @cache
 def _lookups(
-    dialect: str, by_name: bool, by_fingerprint: bool, previous: bool, bounded: bool
+    backend: Backend, by_name: bool, by_fingerprint: bool, previous: bool, bounded: bool
 ) -> CompoundSelect[Any]:
     """The newest candidate of each kind of match, in one statement built once per shape.
 
@@ -162,18 +163,18 @@ def _lookups(
             ),
             select(*candidate, no_name, no_fingerprint, true().label("previous"))
             .join(Alert, col(Alert.incident_id) == col(Incident.id))
-            .where(ended, in_bound(col(Alert.fingerprint), "firing", dialect)),
+            .where(ended, in_bound(col(Alert.fingerprint), "firing", backend)),
         ]
     recurrence = false().label("previous")
     if by_name:
-        shares = incident_service.lists_any_service(dialect)
+        shares = json_list_has_any(col(Incident.services), "services", backend)
         label = _alertname_label()
         lookups += [
             select(*candidate, col(Alert.alertname).label("name"), no_fingerprint, recurrence)
             .join(Alert, col(Alert.incident_id) == col(Incident.id))
-            .where(earlier, shares, in_bound(col(Alert.alertname), "names", dialect)),
+            .where(earlier, shares, in_bound(col(Alert.alertname), "names", backend)),
             select(*candidate, label.label("name"), no_fingerprint, recurrence).where(
-                earlier, shares, in_bound(label, "names", dialect)
+                earlier, shares, in_bound(label, "names", backend)
             ),
         ]
     if by_fingerprint:
@@ -182,7 +183,7 @@ def _lookups(
                 *candidate, col(Alert.alertname).label("name"), col(Alert.fingerprint), recurrence
             )
             .join(Alert, col(Alert.incident_id) == col(Incident.id))
-            .where(earlier, in_bound(col(Alert.fingerprint), "fingerprints", dialect))
+            .where(earlier, in_bound(col(Alert.fingerprint), "fingerprints", backend))
         )
     newest = newest_match_first()
     return union_all(*(select(q.order_by(newest).limit(1).subquery()) for q in lookups))

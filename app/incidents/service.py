@@ -8,27 +8,26 @@ from typing import Any, Protocol
 
 from sqlalchemy import (
     BindParameter,
-    ColumnElement,
-    Interval,
-    String,
     bindparam,
-    exists,
-    func,
     insert,
-    literal_column,
     or_,
-    type_coerce,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.core.clock import utcnow
-from app.core.db import in_bound, table_of
+from app.core.db import table_of
 from app.core.errors import Conflict, FieldProblem, InvalidInput
 from app.core.events import emit
 from app.core.pagination import Keyset, PageParams, Rows
+from app.core.sql import (
+    Backend,
+    backend_of,
+    in_bound,
+    json_list_has_any,
+    next_in_counter,
+    search_order,
+)
 from app.deploys import service as deploys_service
 from app.deploys.models import Deploy
 from app.incidents.events import IncidentCreated, IncidentStatusChanged, IncidentUpdated
@@ -56,27 +55,6 @@ class IncidentFilters:
     open: bool | None = None
 
 
-async def _next_number(session: AsyncSession) -> int | None:
-    """The next incident number; None on PostgreSQL, where the INSERT takes it.
-
-    PostgreSQL: a sequence (the column's default), so concurrent creations never wait
-    on one another; a creation that fails after taking its number leaves a gap, which
-    is rare. SQLite has one writer: a counter row bumped in the creating transaction,
-    gap-free.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        return None
-    statement = (
-        sqlite_insert(Counter)
-        .values(name="incident", value=1)
-        .on_conflict_do_update(
-            index_elements=["name"], set_={"value": literal_column("counters.value") + 1}
-        )
-        .returning(col(Counter.value))
-    )
-    return int((await session.execute(statement)).scalar_one())
-
-
 def _not_future(started_at: datetime) -> None:
     if (started_at - utcnow()).total_seconds() > CLOCK_SKEW_SECONDS:
         raise InvalidInput(
@@ -98,9 +76,8 @@ class Linked(Protocol):
     def reference(self) -> str: ...
 
 
-# An INSERT returning the whole row as a persistent ORM object: 0.7 ms of CPU where
-# `session.add` and a flush (unit of work, `__init__`, eager defaults) took 1.8, on the
-# path that opens an incident for every new Alertmanager group.
+# An INSERT returning the whole row as a persistent ORM object: cheaper than
+# `session.add` and a flush on the path that opens an incident per Alertmanager group.
 _INSERT = insert(Incident).returning(Incident)
 
 
@@ -131,7 +108,7 @@ async def create_incident(
         "created_at": now,
         "updated_at": now,
     }
-    if (number := await _next_number(session)) is not None:  # SQLite; else the sequence's
+    if (number := await next_in_counter(session, Counter, "incident")) is not None:
         row["number"] = number
     incident = (await session.scalars(_INSERT, [row])).one()
     timeline_service.record(
@@ -152,17 +129,6 @@ async def create_incident(
     return incident
 
 
-def lists_any_service(dialect: str) -> ColumnElement[bool]:
-    """Incidents whose services include any of the list bound as `services` at
-    execution: GIN-indexed on PostgreSQL."""
-    if dialect == "postgresql":
-        wanted = bindparam("services", type_=ARRAY(String))
-        overlap: ColumnElement[bool] = type_coerce(col(Incident.services), JSONB).has_any(wanted)
-        return overlap
-    members = func.json_each(col(Incident.services)).table_valued("value")
-    return exists().where(members.c.value.in_(bindparam("services", expanding=True)))
-
-
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -172,27 +138,17 @@ def _escape_like(text: str) -> str:
 _INCIDENTS = table_of(Incident)
 _LIST = select(*(_INCIDENTS.c[name] for name in OUT_COLUMNS))
 _ORDER = (col(Incident.created_at), col(Incident.id))
-# Text searches on PostgreSQL are ordered by an expression of `created_at`, the same
-# order but no index's. By the column, the planner may walk its index from the newest
-# incident, counting on matches spread evenly; a term found only among older incidents
-# then reads most of the table for one page (the benchmark's `q=incident 42`: 157 000
-# rows, 0.3 s). This way the trigram indexes find the matches, which are then sorted:
-# the cost follows the number of matches.
-_SEARCH_ORDER = (
-    col(Incident.created_at) + literal_column("interval '0'", Interval()),
-    col(Incident.id),
-)
 
 
 @cache
-def _pages(dialect: str, filters: frozenset[str]) -> Keyset[dict[str, Any]]:
+def _pages(backend: Backend, filters: frozenset[str]) -> Keyset[dict[str, Any]]:
     """The list's page statements for one combination of filters, built once; the
     filters' values are bound at execution (see `list_incidents`)."""
     statement = _LIST
     if "statuses" in filters:
-        statement = statement.where(in_bound(col(Incident.status), "statuses", dialect))
+        statement = statement.where(in_bound(col(Incident.status), "statuses", backend))
     if "severities" in filters:
-        statement = statement.where(in_bound(col(Incident.severity), "severities", dialect))
+        statement = statement.where(in_bound(col(Incident.severity), "severities", backend))
     if "open" in filters or "ended" in filters:
         is_open = col(Incident.status).in_(OPEN)
         statement = statement.where(is_open if "open" in filters else ~is_open)
@@ -209,9 +165,9 @@ def _pages(dialect: str, filters: frozenset[str]) -> Keyset[dict[str, Any]]:
             )
         )
     if "services" in filters:
-        statement = statement.where(lists_any_service(dialect))
-    search = "pattern" in filters and dialect == "postgresql"
-    return Keyset(statement, *_ORDER, plain_rows=True, sorted_by=_SEARCH_ORDER if search else ())
+        statement = statement.where(json_list_has_any(col(Incident.services), "services", backend))
+    sorted_by = search_order(backend, *_ORDER) if "pattern" in filters else ()
+    return Keyset(statement, *_ORDER, plain_rows=True, sorted_by=sorted_by)
 
 
 async def list_incidents(
@@ -229,7 +185,7 @@ async def list_incidents(
     shape = {name for name, value in binds.items() if value}
     if filters.open is not None:
         shape.add("open" if filters.open else "ended")
-    pages = _pages(session.get_bind().dialect.name, frozenset(shape))
+    pages = _pages(backend_of(session), frozenset(shape))
     return await pages.page(session, page, binds)
 
 

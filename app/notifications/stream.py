@@ -20,17 +20,17 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, literal, text, tuple_
+from sqlalchemy import ColumnElement, literal, tuple_
 from sqlalchemy import select as select_columns
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.core.db import Database
 from app.core.events import OutboxEvent
+from app.core.sql import backend_of, settled
 from app.notifications.schemas import StreamEvent
 
 _CURSOR = re.compile(r"^(\d{1,19})-(\d{1,19})$")
-_PG_HORIZON = text("pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
 BATCH = 100
 
 
@@ -56,9 +56,7 @@ START = Cursor(0, 0)
 
 def _settled(session: AsyncSession) -> list[ColumnElement[bool]]:
     """Only rows whose transaction can no longer have anything left to commit."""
-    if session.get_bind().dialect.name == "postgresql":
-        return [col(OutboxEvent.txid) < _PG_HORIZON]
-    return []
+    return settled(col(OutboxEvent.txid), backend_of(session))
 
 
 async def tail(session: AsyncSession) -> Cursor:

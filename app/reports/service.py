@@ -11,8 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import JSON, ColumnElement, Executable, exists, func, true, type_coerce
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import JSON, ColumnElement, Executable, func, true, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.selectable import TableValuedAlias
@@ -22,6 +21,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from app.core.clock import utcnow
 from app.core.db import after_commit
 from app.core.errors import FieldProblem, InvalidInput
+from app.core.sql import backend_of, json_list_contains, json_list_elements
 from app.deploys.models import Deploy, DeployStatus
 from app.incidents.models import Incident
 from app.incidents.state import OPEN, Severity, Status
@@ -63,16 +63,9 @@ class ReportFilters:
         return start, end
 
 
-def _is_postgresql(session: AsyncSession) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
-
-
 def _services_of_incident(session: AsyncSession) -> TableValuedAlias:
     """A table-valued function over `incidents.services`, one row per service."""
-    if _is_postgresql(session):
-        services = type_coerce(col(Incident.services), JSONB)
-        return func.jsonb_array_elements_text(services).table_valued("value")
-    return func.json_each(col(Incident.services)).table_valued("value")
+    return json_list_elements(col(Incident.services), backend_of(session))
 
 
 def _scope(session: AsyncSession, filters: ReportFilters) -> list[ColumnElement[bool]]:
@@ -81,12 +74,8 @@ def _scope(session: AsyncSession, filters: ReportFilters) -> list[ColumnElement[
     if filters.severities:
         conditions.append(col(Incident.severity).in_(filters.severities))
     if filters.service is not None:
-        if _is_postgresql(session):
-            services = type_coerce(col(Incident.services), JSONB)
-            conditions.append(services.contains([filters.service]))
-        else:
-            members = func.json_each(col(Incident.services)).table_valued("value")
-            conditions.append(exists().where(members.c.value == filters.service))
+        services = col(Incident.services)
+        conditions.append(json_list_contains(services, filters.service, backend_of(session)))
     return conditions
 
 

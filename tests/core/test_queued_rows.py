@@ -19,9 +19,8 @@ async def test_queued_rows_are_seen_by_queries_and_written_at_commit(database):
         record_event(session, EventType.DEPLOY_RECORDED, {"n": 1})
         record_event(session, EventType.DEPLOY_RECORDED, {"n": 2})
         assert await session.scalar(_count()) == 2, "written before a query reads the table"
-        record_event(
-            session, EventType.DEPLOY_RECORDED, {"n": 3}
-        )  # only the commit writes this one
+        # only the commit writes this one
+        record_event(session, EventType.DEPLOY_RECORDED, {"n": 3})
     async with database.sessionmaker() as session:
         rows = (await session.scalars(select(OutboxEvent).order_by(OutboxEvent.seq))).all()
     assert [row.data["n"] for row in rows] == [1, 2, 3]

@@ -1,0 +1,141 @@
+"""The database-specific helpers of app/core/sql.py give the same answers on both databases."""
+
+import uuid
+
+from sqlalchemy import select, text
+from sqlmodel import col
+
+from app.alerts.models import AlertNotification
+from app.core.clock import utcnow
+from app.core.events import EventType, OutboxEvent, record_event
+from app.core.sql import (
+    Backend,
+    backend_of,
+    in_bound,
+    insert_once_serialised,
+    json_list_contains,
+    json_list_elements,
+    json_list_has_any,
+    next_in_counter,
+    search_order,
+    settled,
+    unindexed,
+)
+from app.incidents.models import Counter, Incident
+from tests.factories import make_incident
+
+
+async def test_the_backend_is_the_engines(database, backend):
+    async with database.sessionmaker() as session:
+        assert (
+            backend_of(session)
+            == {"sqlite": Backend.SQLITE, "postgres": Backend.POSTGRESQL}[backend]
+        )
+
+
+async def _titles(session, condition):
+    rows = await session.scalars(select(col(Incident.title)).where(condition))
+    return sorted(rows.all())
+
+
+async def test_list_membership_and_json_lists(client, database):
+    await make_incident(client, title="a", services=["checkout", "cart"])
+    await make_incident(client, title="b", services=["search"])
+    await make_incident(client, title="c", services=[])
+    async with database.sessionmaker() as session:
+        backend = backend_of(session)
+        status = in_bound(col(Incident.title), "titles", backend)
+        assert await session.scalar(select(col(Incident.title)).where(status), {"titles": ["b"]})
+        rows = await session.scalars(
+            select(col(Incident.title)).where(status), {"titles": ["a", "c", "x"]}
+        )
+        assert sorted(rows.all()) == ["a", "c"]
+        services = col(Incident.services)
+        any_of = json_list_has_any(services, "wanted", backend)
+        rows = await session.scalars(
+            select(col(Incident.title)).where(any_of), {"wanted": ["cart", "search"]}
+        )
+        assert sorted(rows.all()) == ["a", "b"]
+        assert await _titles(session, json_list_contains(services, "checkout", backend)) == ["a"]
+        assert await _titles(session, json_list_contains(services, "check", backend)) == []
+        elements = json_list_elements(services, backend)
+        rows = await session.execute(
+            select(col(Incident.title), elements.c.value)
+            .select_from(Incident)
+            .join(elements, text("true"))
+        )
+        assert sorted(tuple(row) for row in rows) == [
+            ("a", "cart"),
+            ("a", "checkout"),
+            ("b", "search"),
+        ]
+
+
+async def test_orders_no_index_serves_keep_the_order(client, database):
+    for title in ("first", "second", "third"):
+        await make_incident(client, title=title)
+    async with database.sessionmaker() as session:
+        backend = backend_of(session)
+        newest = await session.scalars(
+            select(col(Incident.title)).order_by(unindexed(col(Incident.number)).desc())
+        )
+        assert newest.all() == ["third", "second", "first"]
+        order = search_order(backend, col(Incident.created_at), col(Incident.id))
+        if backend == Backend.SQLITE:
+            assert order == (), "no trigram index: the index walk is the plan"
+        else:
+            rows = await session.scalars(select(col(Incident.title)).order_by(*order))
+            assert rows.all() == ["first", "second", "third"]
+
+
+async def test_counters_number_on_sqlite_and_leave_it_to_the_sequence_on_postgresql(database):
+    async with database.sessionmaker() as session, session.begin():
+        taken = [await next_in_counter(session, Counter, "test") for _ in range(3)]
+        if backend_of(session) == Backend.POSTGRESQL:
+            assert taken == [None, None, None]
+        else:
+            assert taken == [1, 2, 3]
+
+
+async def test_an_insert_once_serialised_inserts_once(database):
+    row = {
+        "id": uuid.uuid4(),
+        "digest": "d" * 64,
+        "group_key": "{}:{}",
+        "status": "firing",
+        "alert_count": 1,
+        "received_at": utcnow(),
+    }
+    async with database.sessionmaker() as session, session.begin():
+        assert await insert_once_serialised(
+            session, AlertNotification, row, conflict_on=["digest"], lock=42
+        )
+    async with database.sessionmaker() as session, session.begin():
+        again = row | {"id": uuid.uuid4()}
+        assert not await insert_once_serialised(
+            session, AlertNotification, again, conflict_on=["digest"], lock=42
+        )
+        count = await session.scalars(select(col(AlertNotification.id)))
+        assert count.all() == [row["id"]]
+
+
+async def test_rows_are_settled_once_no_earlier_transaction_is_running(database, backend):
+    async def settled_events():
+        async with database.sessionmaker() as session:
+            where = settled(col(OutboxEvent.txid), backend_of(session))
+            return (await session.scalars(select(col(OutboxEvent.data)).where(*where))).all()
+
+    async def record(n):
+        async with database.sessionmaker() as session, session.begin():
+            record_event(session, EventType.DEPLOY_RECORDED, {"n": n})
+
+    if backend == "sqlite":  # one writer: every committed row is settled
+        await record(1)
+        assert await settled_events() == [{"n": 1}]
+        return
+    async with database.engine.connect() as older:
+        await older.execute(text("SELECT pg_current_xact_id()"))  # a running transaction
+        await record(1)
+        assert await settled_events() == [], "an older transaction may still commit"
+        await older.rollback()
+    assert await settled_events() == [{"n": 1}]
