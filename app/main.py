@@ -9,10 +9,12 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
+from app.action_items.router import incident_router as incident_action_items_router
+from app.action_items.router import router as action_items_router
 from app.alerts.router import router as alerts_router
 from app.auth.router import router as auth_router
 from app.auth.service import KeyCache, authenticate
-from app.checklists.router import router as checklist_router
+from app.checklists.router import router as checklists_router
 from app.checklists.template import load_template
 from app.core import migrations
 from app.core.db import Database
@@ -37,7 +39,7 @@ from app.notifications.webhooks import document_webhooks, webhooks
 from app.ops.router import router as ops_router
 from app.pages import router as pages
 from app.participants.router import router as participants_router
-from app.postmortems import router as postmortems
+from app.postmortems.router import router as postmortems_router
 from app.reports.router import router as reports_router
 from app.rollbacks.router import router as rollbacks_router
 from app.timeline.router import router as timeline_router
@@ -154,12 +156,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pages.router,
         participants_router,
         timeline_router,
-        checklist_router,
+        checklists_router,
         rollbacks_router,
         alerts_router,
-        postmortems.incident_items,
-        postmortems.items,
-        postmortems.postmortems,
+        incident_action_items_router,
+        action_items_router,
+        postmortems_router,
         reports_router,
         deploys_router,
         suspects_router,

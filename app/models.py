@@ -2,6 +2,7 @@
 
 from sqlmodel import SQLModel
 
+from app.action_items.models import ActionItem, ActionItemRollout
 from app.alerts.models import Alert, AlertNotification
 from app.auth.models import ApiKey
 from app.checklists.models import ChecklistItem
@@ -12,7 +13,6 @@ from app.incidents.models import Counter, Incident
 from app.integrations.models import InboundDelivery
 from app.notifications.models import Delivery, Subscription
 from app.participants.models import Participant
-from app.postmortems.models import ActionItem, ActionItemRollout
 from app.rollbacks.models import RollbackReview
 from app.timeline.models import TimelineEntry
 

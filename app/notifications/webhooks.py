@@ -15,11 +15,11 @@ from fastapi import APIRouter, Body, FastAPI, Header, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field, create_model
 
+from app.action_items.events import ActionItemUpdated
 from app.core.events import DomainEvent, EventType
 from app.deploys.events import DeployRecorded
 from app.incidents.events import IncidentCreated, IncidentStatusChanged, IncidentUpdated
 from app.participants.events import ParticipantJoined, ParticipantLeft
-from app.postmortems.events import ActionItemUpdated
 from app.rollbacks.events import (
     RollbackReviewDecided,
     RollbackReviewExecuted,

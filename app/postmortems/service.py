@@ -7,15 +7,15 @@ from sqlalchemy import and_, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from app.action_items import service as action_service
+from app.action_items.models import RolloutStatus
+from app.action_items.schemas import ActionItemOut
 from app.checklists.models import ChecklistItem
 from app.core.clock import utcnow
 from app.deploys.models import Deploy, DeployStatus
 from app.incidents.models import Incident
 from app.participants.models import Participant, Role
-from app.postmortems import actions
-from app.postmortems.models import RolloutStatus
 from app.postmortems.schemas import (
-    ActionItemOut,
     ChecklistLine,
     DeployLine,
     Duration,
@@ -208,7 +208,7 @@ async def build(session: AsyncSession, incident: Incident) -> PostmortemOut:
             )
             for c in checklist
         ],
-        action_items=await actions.all_for_incident(session, incident),
+        action_items=await action_service.all_for_incident(session, incident),
     )
 
 
@@ -243,7 +243,7 @@ async def recurrence_view(session: AsyncSession, incident: Incident) -> Recurren
     earlier = (
         await session.get(Incident, incident.recurrence_of) if incident.recurrence_of else None
     )
-    items = await actions.all_for_incident(session, earlier) if earlier else []
+    items = await action_service.all_for_incident(session, earlier) if earlier else []
     return RecurrenceOut(
         incident=brief(incident),
         recurrence_of=brief(earlier) if earlier else None,

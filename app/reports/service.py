@@ -18,6 +18,7 @@ from sqlalchemy.sql.selectable import TableValuedAlias
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from app.action_items.models import UNFINISHED, ActionItem
 from app.core.clock import utcnow
 from app.core.db import after_commit
 from app.core.errors import FieldProblem, InvalidInput
@@ -26,7 +27,6 @@ from app.deploys.models import Deploy, DeployStatus
 from app.incidents.models import Incident
 from app.incidents.state import OPEN, Severity, Status
 from app.participants.models import Role
-from app.postmortems.models import UNFINISHED, ActionItem
 from app.reports import measures, metrics
 from app.reports.schemas import (
     ActionItemFigures,

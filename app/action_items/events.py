@@ -4,9 +4,9 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
+from app.action_items.schemas import ActionItemOut
 from app.core.events import EventType
 from app.incidents.events import OnIncident
-from app.postmortems.schemas import ActionItemOut
 
 
 class ActionItemUpdated(OnIncident):

@@ -14,14 +14,8 @@ from sqlalchemy import exists, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.core.clock import utcnow
-from app.core.errors import NotFound
-from app.core.events import emit
-from app.core.pagination import PageParams, Rows, paginate
-from app.incidents.models import Incident, reference_of
-from app.incidents.schemas import IncidentRef
-from app.postmortems.events import ActionItemUpdated
-from app.postmortems.models import (
+from app.action_items.events import ActionItemUpdated
+from app.action_items.models import (
     UNFINISHED,
     ActionItem,
     ActionItemRollout,
@@ -29,7 +23,13 @@ from app.postmortems.models import (
     ActionStatus,
     RolloutStatus,
 )
-from app.postmortems.schemas import ActionItemCreate, ActionItemOut, ActionItemUpdate
+from app.action_items.schemas import ActionItemCreate, ActionItemOut, ActionItemUpdate
+from app.core.clock import utcnow
+from app.core.errors import NotFound
+from app.core.events import emit
+from app.core.pagination import PageParams, Rows, paginate
+from app.incidents.models import Incident, reference_of
+from app.incidents.schemas import IncidentRef
 from app.timeline import service as timeline_service
 from app.timeline.models import EntryKind
 

@@ -1,0 +1,1 @@
+"""Action items: the measures taken after an incident, and their rollout per service."""
