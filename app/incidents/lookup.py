@@ -6,13 +6,18 @@ here without depending on the incidents service.
 
 import re
 import uuid
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
+from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import select
+from sqlmodel import SQLModel, select
 
+from app.core.db import table_of
 from app.core.errors import NotFound
 from app.incidents.models import ID_KEYED, KEYED, Incident
 
+M = TypeVar("M", bound=SQLModel)
 _REFERENCE = re.compile(r"^(?:INC-)?(\d{1,9})$", re.IGNORECASE)
 
 
@@ -52,4 +57,27 @@ async def get_incident_id(session: AsyncSession, ident: str) -> uuid.UUID:
     found = await connection.scalar(ID_KEYED[key], {"key": value})
     if found is None:
         raise IncidentNotFound(f"No incident {ident}")
+    return found
+
+
+async def child_of(
+    session: AsyncSession,
+    model: type[M],
+    incident: Incident,
+    *where: ColumnElement[bool],
+    order_by: Sequence[ColumnElement[Any]] = (),
+    missing: type[NotFound],
+    what: str,
+) -> M:
+    """The `model` row of `incident` (by its `incident_id`) that `where` picks, the first
+    by `order_by` when several may; else `missing` (404), "No {what} on INC-42".
+
+    A row of another incident is as missing as one that does not exist.
+    """
+    statement = select(model).where(table_of(model).c.incident_id == incident.id, *where)
+    if order_by:
+        statement = statement.order_by(*order_by).limit(1)
+    found = await session.scalar(statement)
+    if found is None:
+        raise missing(f"No {what} on {incident.reference}")
     return found

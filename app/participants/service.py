@@ -14,6 +14,7 @@ from app.core.clock import utcnow
 from app.core.errors import Conflict, NotFound
 from app.core.events import emit
 from app.core.pagination import PageParams, Rows, paginate
+from app.incidents.lookup import child_of
 from app.incidents.models import Incident
 from app.incidents.schemas import IncidentRef
 from app.participants import events
@@ -120,15 +121,15 @@ async def get_participant(session: AsyncSession, incident: Incident, ident: str)
         where = col(Participant.id) == uuid.UUID(ident)
     except ValueError:
         where = col(Participant.handle) == ident
-    participant = await session.scalar(
-        select(Participant)
-        .where(where, col(Participant.incident_id) == incident.id)
-        .order_by(col(Participant.left_at).is_not(None), col(Participant.joined_at).desc())
-        .limit(1)
+    return await child_of(
+        session,
+        Participant,
+        incident,
+        where,
+        order_by=(col(Participant.left_at).is_not(None), col(Participant.joined_at).desc()),
+        missing=ParticipantNotFound,
+        what=f"participant {ident}",
     )
-    if participant is None:
-        raise ParticipantNotFound(f"No participant {ident} on {incident.reference}")
-    return participant
 
 
 async def change_role(

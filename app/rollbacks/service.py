@@ -21,6 +21,7 @@ from app.core.pagination import PageParams, Rows, paginate
 from app.deploys import service as deploys_service
 from app.deploys.models import Deploy
 from app.deploys.schemas import DeployOut
+from app.incidents.lookup import child_of
 from app.incidents.models import Incident
 from app.incidents.schemas import IncidentRef
 from app.incidents.state import Status, can_move
@@ -266,22 +267,30 @@ LATEST = "latest"
 
 async def get_review(session: AsyncSession, incident: Incident, ident: str) -> RollbackReview:
     """A review by id, or the incident's newest one by `latest`."""
-    statement = select(RollbackReview).where(col(RollbackReview.incident_id) == incident.id)
     if ident == LATEST:
-        statement = statement.order_by(
-            col(RollbackReview.created_at).desc(), col(RollbackReview.id).desc()
-        ).limit(1)
-    else:
-        try:
-            statement = statement.where(col(RollbackReview.id) == uuid.UUID(ident))
-        except ValueError:
-            raise RollbackReviewNotFound(
-                f"`{ident}` is neither a rollback review's id nor `{LATEST}`"
-            ) from None
-    review = await session.scalar(statement)
-    if review is None:
-        raise RollbackReviewNotFound(f"No rollback review {ident} on {incident.reference}")
-    return review
+        newest = (col(RollbackReview.created_at).desc(), col(RollbackReview.id).desc())
+        return await child_of(
+            session,
+            RollbackReview,
+            incident,
+            order_by=newest,
+            missing=RollbackReviewNotFound,
+            what=f"rollback review {ident}",
+        )
+    try:
+        review_id = uuid.UUID(ident)
+    except ValueError:
+        raise RollbackReviewNotFound(
+            f"`{ident}` is neither a rollback review's id nor `{LATEST}`"
+        ) from None
+    return await child_of(
+        session,
+        RollbackReview,
+        incident,
+        col(RollbackReview.id) == review_id,
+        missing=RollbackReviewNotFound,
+        what=f"rollback review {ident}",
+    )
 
 
 async def reviews_of(session: AsyncSession, incident: Incident) -> Sequence[RollbackReview]:

@@ -14,6 +14,7 @@ from app.core.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from app.core.events import emit
 from app.core.pagination import Keyset, PageParams, Rows
 from app.incidents import lookup
+from app.incidents.lookup import child_of
 from app.incidents.models import ID_KEYED, Incident
 from app.incidents.schemas import IncidentRef
 from app.timeline.events import TimelineEventAdded
@@ -138,14 +139,14 @@ async def list_entries(
 async def get_entry(
     session: AsyncSession, incident: Incident, entry_id: uuid.UUID
 ) -> TimelineEntry:
-    entry = await session.scalar(
-        select(TimelineEntry).where(
-            col(TimelineEntry.id) == entry_id, col(TimelineEntry.incident_id) == incident.id
-        )
+    return await child_of(
+        session,
+        TimelineEntry,
+        incident,
+        col(TimelineEntry.id) == entry_id,
+        missing=EntryNotFound,
+        what=f"timeline entry {entry_id}",
     )
-    if entry is None:
-        raise EntryNotFound(f"No timeline entry {entry_id} on {incident.reference}")
-    return entry
 
 
 def _writable(entry: TimelineEntry) -> None:
