@@ -269,6 +269,21 @@ class Database:
 _READS = frozenset({"GET", "HEAD"})
 
 
+async def _app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def _app_database(request: Request) -> Database:
+    database: Database = request.app.state.database
+    return database
+
+
+# The app's settings and database as handlers receive them (create_app sets both).
+SettingsDep = Annotated[Settings, Depends(_app_settings)]
+DatabaseDep = Annotated[Database, Depends(_app_database)]
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One transaction per request: commit on success, roll back on any error.
 
@@ -276,7 +291,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     and a failed commit turns into an error response rather than a lie. GET and HEAD
     requests get a read session (see `Database.read_sessionmaker`).
     """
-    database: Database = request.app.state.database
+    database = await _app_database(request)
     maker = database.read_sessionmaker if request.method in _READS else database.sessionmaker
     async with maker() as session:
         try:

@@ -3,12 +3,12 @@
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Header, Query, Request, Response, status
+from fastapi import APIRouter, Body, Header, Query, Response, status
 from fastapi.responses import JSONResponse
 
 from app.core.api import API_PREFIX
 from app.core.clock import AwareUTC
-from app.core.db import SessionDep
+from app.core.db import SessionDep, SettingsDep
 from app.core.errors import (
     BadRequest,
     FieldProblem,
@@ -79,7 +79,7 @@ def _check_if_match(incident: Incident, if_match: str | None) -> None:
 )
 async def create_incident(
     body: IncidentCreate,
-    request: Request,
+    settings: SettingsDep,
     session: SessionDep,
     principal: WriteIncidents,
     idempotency: IdempotencyDep,
@@ -91,7 +91,7 @@ async def create_incident(
         body,
         template=template,
         actor=principal.name,
-        lookback_days=request.app.state.settings.recurrence_lookback_days,
+        lookback_days=settings.recurrence_lookback_days,
     )
     return await idempotency.respond(
         IncidentOut.of(incident), status_code=201, headers=_headers(incident)

@@ -8,7 +8,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from app.core import migrations
-from app.core.db import Database
+from app.core.db import DatabaseDep
 from app.core.errors import ServiceUnavailable, responses
 from app.reports import metrics as report_metrics
 from app.reports import service as report_service
@@ -34,11 +34,10 @@ async def healthz() -> Health:
 
 
 @router.get("/readyz", response_model=Readiness, responses=responses(ServiceUnavailable))
-async def readyz(request: Request) -> Readiness:
+async def readyz(request: Request, database: DatabaseDep) -> Readiness:
     """Readiness: the database answers and its schema is at the newest migration."""
     if not getattr(request.app.state, "accepting", False):
         raise ServiceUnavailable("Shutting down")
-    database: Database = request.app.state.database
     try:
         async with database.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
@@ -59,9 +58,8 @@ async def readyz(request: Request) -> Readiness:
     response_class=Response,
     responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
 )
-async def metrics(request: Request) -> Response:
+async def metrics(request: Request, database: DatabaseDep) -> Response:
     """Prometheus metrics: requests by route and status, open incidents, SRE engagement."""
-    database: Database = request.app.state.database
     counts: dict[tuple[str, str], int] | None = None
     try:
         async with database.sessionmaker() as session:
