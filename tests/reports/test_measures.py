@@ -3,10 +3,12 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 
-from app.core.clock import frozen_clock, utcnow
+from app.core.clock import utcnow
 from app.incidents.models import Incident
 from app.reports.measures import acknowledged_at, humanize, mitigated_at, nearest_rank
+from tests.clock import Clock
 
 T = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -67,8 +69,9 @@ def test_mitigation_is_implied_by_resolution():
     assert mitigated_at(incident()) is None
 
 
-def test_a_frozen_clock_moves_only_when_told_and_then_lets_go():
-    with frozen_clock(T) as clock:
+def test_the_test_clock_moves_only_when_told_and_then_lets_go():
+    with time_machine.travel(T, tick=False) as traveller:
+        clock = Clock(traveller)
         assert utcnow() == T
         clock.advance(minutes=5)
         assert utcnow() == minutes(5)
