@@ -78,7 +78,8 @@ class Rows(Generic[U]):
         return Response(content, media_type="application/json")
 
 
-def _encode(values: list[Any]) -> str:
+def encode_cursor(values: Sequence[Any]) -> str:
+    """An opaque cursor for the keyset `values` (datetimes, UUIDs, ints, strings)."""
     plain = [
         v.isoformat() if isinstance(v, datetime) else str(v) if isinstance(v, uuid.UUID) else v
         for v in values
@@ -86,16 +87,20 @@ def _encode(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(plain).encode()).decode().rstrip("=")
 
 
-def _decode(cursor: str, keys: Sequence[InstrumentedAttribute[Any]]) -> list[Any]:
+def decode_cursor(cursor: str, kinds: Sequence[type]) -> list[Any]:
+    """The keyset values of a cursor from `encode_cursor`, of the given Python types;
+    a 422 problem for anything else."""
     try:
         raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if not isinstance(raw, list) or len(raw) != len(keys):
+        if not isinstance(raw, list) or len(raw) != len(kinds):
             raise ValueError("wrong shape")
         values: list[Any] = []
-        for key, value in zip(keys, raw, strict=True):
-            kind = key.type.python_type
+        for kind, value in zip(kinds, raw, strict=True):
             if kind is datetime:
-                values.append(datetime.fromisoformat(value))
+                moment = datetime.fromisoformat(value)
+                if moment.tzinfo is None:
+                    raise ValueError("naive time")
+                values.append(moment)
             elif kind is uuid.UUID:
                 values.append(uuid.UUID(value))
             elif kind in (int, str) and isinstance(value, kind):
@@ -131,6 +136,7 @@ class Keyset(Generic[U]):
         sorted_by: Sequence[ColumnElement[Any] | Mapped[Any]] = (),
     ) -> None:
         self.keys = [cast(InstrumentedAttribute[Any], column) for column in columns]
+        self.kinds = [key.type.python_type for key in self.keys]
         self.plain_rows = plain_rows
         row_key = tuple_(*self.keys)
         cursor = tuple_(*(bindparam(f"after_{i}", type_=k.type) for i, k in enumerate(self.keys)))
@@ -147,7 +153,7 @@ class Keyset(Generic[U]):
         statement = self.first
         if params.cursor is not None:
             statement = self.after
-            after = _decode(params.cursor, self.keys)
+            after = decode_cursor(params.cursor, self.kinds)
             bound.update({f"after_{i}": value for i, value in enumerate(after)})
         rows: Sequence[Any]
         if self.plain_rows:
@@ -160,7 +166,7 @@ class Keyset(Generic[U]):
             return Rows(rows, None)
         last = rows[params.limit - 1]
         values = [last[k.key] if self.plain_rows else getattr(last, k.key) for k in self.keys]
-        return Rows(rows[: params.limit], _encode(values))
+        return Rows(rows[: params.limit], encode_cursor(values))
 
 
 async def paginate(

@@ -1,8 +1,5 @@
 """Release history: deploys reported by CI (the API) and by GitHub and GitLab webhooks."""
 
-import base64
-import binascii
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,7 +13,7 @@ from app.core.clock import utcnow
 from app.core.db import UTCDateTime, insert_ignoring_conflict
 from app.core.errors import FieldProblem, InvalidInput, NotFound
 from app.core.events import emit
-from app.core.pagination import PageParams, Rows, paginate
+from app.core.pagination import PageParams, Rows, decode_cursor, encode_cursor, paginate
 from app.deploys.events import DeployRecorded
 from app.deploys.models import Deploy, DeployKind, DeploySource, DeployStatus
 from app.deploys.schemas import DeployOut
@@ -209,25 +206,6 @@ def _last_time_before(impact: datetime) -> ColumnElement[datetime]:
     )
 
 
-def _suspect_cursor(moment: datetime, deploy_id: uuid.UUID) -> str:
-    raw = json.dumps([moment.isoformat(), str(deploy_id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _after_suspect(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        moment, deploy_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        after = datetime.fromisoformat(moment)
-        if after.tzinfo is None:
-            raise ValueError("naive time")
-        return after, uuid.UUID(deploy_id)
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise InvalidInput(
-            "The cursor is not one this server issued",
-            errors=[FieldProblem(field="query.cursor", message="invalid cursor", type="cursor")],
-        ) from None
-
-
 async def suspect_deploys(
     session: AsyncSession, incident: Incident, *, window: timedelta, page: PageParams
 ) -> Rows[Suspect]:
@@ -252,7 +230,7 @@ async def suspect_deploys(
     if (environment := incident_environment(incident)) is not None:
         statement = statement.where(col(Deploy.environment) == environment)
     if page.cursor is not None:
-        after, after_id = _after_suspect(page.cursor)
+        after, after_id = decode_cursor(page.cursor, (datetime, uuid.UUID))
         bound = literal(after, type_=UTCDateTime)
         statement = statement.where(
             or_(moment < bound, and_(moment == bound, col(Deploy.id) < after_id))
@@ -276,4 +254,4 @@ async def suspect_deploys(
     if len(deploys) <= page.limit:
         return Rows(suspects, None)
     last = suspects[-1].deploy
-    return Rows(suspects, _suspect_cursor(last_time(last), last.id))
+    return Rows(suspects, encode_cursor((last_time(last), last.id)))
