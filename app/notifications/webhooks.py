@@ -41,7 +41,8 @@ EVENTS: tuple[type[DomainEvent], ...] = (
     DeployRecorded,
     ActionItemUpdated,
 )
-assert [event.type for event in EVENTS] == list(EventType), "one model per event type"
+if [event.type for event in EVENTS] != list(EventType):
+    raise RuntimeError("EVENTS must hold one model per EventType, in its order")
 
 
 COMMON = """
