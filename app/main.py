@@ -1,6 +1,7 @@
 """The application factory: routers, middleware, error handlers and the lifespan."""
 
 import gc
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
@@ -43,6 +44,8 @@ from app.postmortems.router import router as postmortems_router
 from app.reports.router import router as reports_router
 from app.rollbacks.router import router as rollbacks_router
 from app.timeline.router import router as timeline_router
+
+log = logging.getLogger("muster")
 
 DESCRIPTION = """\
 Muster is where an incident lives: alerts and deploys come in, people join with
@@ -98,6 +101,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         gc.set_threshold(*GC_THRESHOLDS)
+        for name in settings.short_secrets():
+            log.warning("%s is shorter than 16 characters: prefer a long random secret", name)
         database = Database.from_settings(settings)
         if settings.auto_migrate:
             await migrations.upgrade(database.engine)

@@ -10,6 +10,16 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SEVERITIES = ("sev1", "sev2", "sev3", "sev4")
+SECRET_SETTINGS = (
+    "admin_api_key",
+    "alertmanager_token",
+    "alertmanager_basic_auth",
+    "github_webhook_secret",
+    "gitlab_webhook_token",
+    "sre_notify_secret",
+)
+# Shorter configured secrets are accepted (senders choose their tokens) but logged at start.
+SHORT_SECRET_CHARS = 16
 DEFAULT_SEVERITY_MAP = {"critical": "sev1", "error": "sev2", "warning": "sev3", "info": "sev4"}
 
 
@@ -90,6 +100,25 @@ class Settings(BaseSettings):
     delivery_backoff_cap_seconds: float = Field(default=600.0, gt=0)
     delivery_lease_seconds: float = Field(default=60.0, gt=0)
     stream_heartbeat_seconds: float = Field(default=15.0, gt=0, le=300)
+
+    @field_validator(*SECRET_SETTINGS, mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        # `helm --set secretEnv.X=$UNSET` gives an empty value: it must not be a secret
+        # that an empty credential matches.
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(text, str) and not text.strip():
+            return None
+        return value
+
+    def short_secrets(self) -> list[str]:
+        """The environment variables of configured secrets shorter than 16 characters."""
+        return [
+            f"MUSTER_{name.upper()}"
+            for name in SECRET_SETTINGS
+            if (secret := getattr(self, name)) is not None
+            and len(secret.get_secret_value()) < SHORT_SECRET_CHARS
+        ]
 
     @field_validator("sre_notify_urls", "service_labels", mode="before")
     @classmethod
