@@ -79,6 +79,8 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "delivery_backoff_cap_seconds": 0.2,
         "delivery_max_attempts": 4,
         "stream_heartbeat_seconds": 0.2,
+        # Test receivers listen on loopback, closed to subscriptions by default.
+        "notify_allowed_networks": ["127.0.0.0/8"],
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

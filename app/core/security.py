@@ -2,9 +2,11 @@
 
 import hashlib
 import hmac
+import ipaddress
 import secrets
+import socket
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, NoReturn, Protocol
@@ -181,7 +183,61 @@ def check_outbound_url(url: str, settings: Settings, *, field: str = "body.url")
         _refuse(field, "credentials in the URL are not allowed; use the secret")
     if not settings.allows_notify_host(host):
         _refuse(field, f"{host} is not in MUSTER_NOTIFY_ALLOWED_HOSTS")
+    literal = ip_literal(host)
+    if literal is not None and not address_allowed(literal, settings.notify_allowed_networks):
+        _refuse(field, f"{host} is an internal address; see MUSTER_NOTIFY_ALLOWED_NETWORKS")
     return url
+
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+# Shared address space (RFC 6598, carrier-grade NAT): not `is_private` in Python 3.11.
+SHARED_ADDRESS_SPACE = ipaddress.ip_network("100.64.0.0/10")
+# Cloud instance metadata: opened only by listing the single address itself.
+METADATA_ADDRESSES = frozenset(
+    {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
+)
+
+
+def ip_literal(host: str) -> IPAddress | None:
+    """The address `host` spells, in any form a resolver takes (`0x7f000001`, `127.1`)."""
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
+        return None
+
+
+def is_internal(address: IPAddress) -> bool:
+    """Loopback, link-local, private (RFC 1918, RFC 6598, ULA), unspecified, multicast,
+    reserved, or anything else not globally routable."""
+    return (
+        address.is_private
+        or address.is_loopback
+        or address.is_link_local
+        or address.is_multicast
+        or address.is_reserved
+        or address.is_unspecified
+        or address in SHARED_ADDRESS_SPACE
+        or not address.is_global
+    )
+
+
+def address_allowed(address: IPAddress, allowed: Sequence[IPNetwork]) -> bool:
+    """Whether a subscription's delivery may connect to `address`.
+
+    An IPv4-mapped IPv6 address is judged as the IPv4 address it maps. Internal
+    addresses pass only inside an allowed network; a metadata address only when the
+    allowed network is that single address.
+    """
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if address in METADATA_ADDRESSES:
+        return any(network.num_addresses == 1 and address in network for network in allowed)
+    return not is_internal(address) or any(address in network for network in allowed)
 
 
 def _refuse(field: str, message: str) -> NoReturn:

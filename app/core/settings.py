@@ -1,5 +1,6 @@
 """Runtime configuration: every setting is an environment variable prefixed `MUSTER_`."""
 
+import ipaddress
 import json
 from functools import lru_cache
 from pathlib import Path
@@ -74,6 +75,11 @@ class Settings(BaseSettings):
     # Hosts that outbound notifications (subscriptions, SRE targets) may be sent to:
     # `hooks.slack.com`, or `*.example.com` for its subdomains. Empty: any host.
     notify_allowed_hosts: Annotated[list[str], NoDecode] = []
+    # Internal networks subscriptions may reach (`10.20.0.0/16`, `127.0.0.0/8` for local
+    # development); every internal address is refused otherwise (app/core/security.py).
+    notify_allowed_networks: Annotated[
+        list[ipaddress.IPv4Network | ipaddress.IPv6Network], NoDecode
+    ] = []
 
     severity_map: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_SEVERITY_MAP))
     alertmanager_auto_mitigate: bool = True
@@ -131,6 +137,14 @@ class Settings(BaseSettings):
         value = _split_list(value)
         if isinstance(value, list):
             return [str(host).strip().lower().rstrip(".") for host in value if str(host).strip()]
+        return value
+
+    @field_validator("notify_allowed_networks", mode="before")
+    @classmethod
+    def _networks(cls, value: Any) -> Any:
+        value = _split_list(value)
+        if isinstance(value, list):
+            return [ipaddress.ip_network(str(item).strip(), strict=False) for item in value]
         return value
 
     @field_validator("severity_map")

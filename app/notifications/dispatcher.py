@@ -43,7 +43,7 @@ import httpx
 
 from app.core.db import Database
 from app.core.settings import Settings
-from app.notifications import formats, queue, signing
+from app.notifications import egress, formats, queue, signing
 from app.notifications.queue import Job, Outcome, RetryPolicy, SreTargets
 
 log = logging.getLogger("muster.dispatcher")
@@ -78,6 +78,7 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._inflight: dict[asyncio.Task[None], Job] = {}
         self._task: asyncio.Task[None] | None = None
+        self._trusted: httpx.AsyncClient  # for SRE targets, set in `run`
         if self._sre.urls and self._sre.key is None:
             log.warning("MUSTER_SRE_NOTIFY_SECRET is not set: SRE notifications go out unsigned")
 
@@ -99,9 +100,16 @@ class Dispatcher:
     async def run(self) -> None:
         timeout = httpx.Timeout(self._settings.delivery_timeout_seconds)
         headers = {"user-agent": f"Muster/{version('muster')} (webhooks)"}
-        async with httpx.AsyncClient(
-            timeout=timeout, follow_redirects=False, headers=headers
-        ) as client:
+        checked = egress.CheckedTransport(self._settings.notify_allowed_networks)
+        async with (
+            httpx.AsyncClient(
+                timeout=timeout, follow_redirects=False, headers=headers, transport=checked
+            ) as client,
+            # SRE targets are the operator's own settings: trusted, not checked.
+            httpx.AsyncClient(
+                timeout=timeout, follow_redirects=False, headers=headers
+            ) as self._trusted,
+        ):
             try:
                 await self._loop(client)
             finally:
@@ -190,6 +198,8 @@ class Dispatcher:
         headers = {"content-type": "application/json"} | signing.headers(
             job.key, str(job.delivery_id), int(time.time()), body
         )
+        if job.subscription_id is None:
+            client = self._trusted
         started = time.perf_counter()
 
         def outcome(status_code: int | None, error: str | None) -> Outcome:
@@ -202,15 +212,12 @@ class Dispatcher:
                 client.stream("POST", job.url, content=body, headers=headers) as response,
             ):
                 code = response.status_code  # the body is never read
-        except (TimeoutError, httpx.TimeoutException) as exc:
-            return outcome(None, f"timed out ({type(exc).__name__})")
-        except httpx.HTTPError as exc:
-            return outcome(None, f"{type(exc).__name__}: {exc}" if str(exc) else repr(exc))
         except Exception as exc:  # e.g. an URL httpx refuses: a failed attempt all the same
-            return outcome(None, f"{type(exc).__name__}: {exc}")
+            log.info("delivery %s to %s failed: %r", job.delivery_id, _host(job.url), exc)
+            return outcome(None, egress.failure_category(exc))
         if 200 <= code < 300:
             return outcome(code, None)
-        return outcome(code, f"HTTP {code} {response.reason_phrase}".strip())
+        return outcome(code, f"HTTP {code}")
 
     async def _release(self, jobs: list[Job]) -> None:
         try:

@@ -143,7 +143,10 @@ class DeliveryOut(BaseModel):
     next_attempt_at: datetime | None = Field(
         description="When the next attempt is due (pending) or the claim ends (delivering)"
     )
-    last_error: str | None
+    last_error: str | None = Field(
+        description="What went wrong last, as a category: `connection refused`, `timed out`, "
+        "`destination not allowed`, `name not resolved`, `TLS error`, `HTTP 503`, …"
+    )
     response_code: int | None
     last_attempt_at: datetime | None
     delivered_at: datetime | None

@@ -16,7 +16,7 @@ def settings(**values: object) -> Settings:
         "https://hooks.slack.com/services/T0/B0/x",
         "http://receiver.internal:8080/muster",
         "HTTPS://Example.COM/path?q=1",
-        "https://[2001:db8::1]:8443/hook",
+        "https://[2606:4700::1111]:8443/hook",
     ],
 )
 def test_http_and_https_urls_are_allowed_when_no_hosts_are_configured(url):

@@ -116,7 +116,7 @@ async def test_a_failing_receiver_is_retried_until_it_recovers(client, receiver)
     )
     assert delivery["attempts"] == 3
     assert delivery["response_code"] == 204
-    assert delivery["last_error"] == "HTTP 503 Service Unavailable"
+    assert delivery["last_error"] == "HTTP 503"
     requests = receiver.received
     assert [r.webhook_id for r in requests] == [delivery["id"]] * 3
     # every attempt is signed afresh, with its own timestamp, and verifies
@@ -134,7 +134,7 @@ async def test_a_hanging_receiver_times_out_and_is_retried(client, receiver):
         lambda: deliveries(client, subscription, status="delivered"), message="delivered"
     )
     assert delivery["attempts"] == 2
-    assert "timed out" in delivery["last_error"]
+    assert delivery["last_error"] == "timed out"
     assert receiver.by_id() == {delivery["id"]: 2}
     receiver.release()
 
@@ -151,7 +151,7 @@ async def test_a_receiver_down_for_every_attempt_ends_dead_then_redelivery_works
     assert dead["attempts"] == app.state.settings.delivery_max_attempts
     assert dead["next_attempt_at"] is None
     assert dead["response_code"] is None
-    assert "Connect" in dead["last_error"]
+    assert dead["last_error"] == "connection refused"
     assert await deliveries(client, subscription, status="pending") == []
 
     idle_receiver.start()

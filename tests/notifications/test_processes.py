@@ -51,6 +51,7 @@ class Muster:
                 "MUSTER_DELIVERY_BACKOFF_BASE_SECONDS": "0.1",
                 "MUSTER_DELIVERY_BACKOFF_CAP_SECONDS": "0.5",
                 "MUSTER_DELIVERY_MAX_ATTEMPTS": "100",
+                "MUSTER_NOTIFY_ALLOWED_NETWORKS": "127.0.0.0/8",  # the receiver's
             }
             | env
         )
