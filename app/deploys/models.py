@@ -14,6 +14,7 @@ class DeploySource(StrEnum):
     API = "api"
     GITHUB = "github"
     GITLAB = "gitlab"
+    MUSTER = "muster"  # Muster's own records (executed rollbacks): no sender can write them
 
 
 class DeployKind(StrEnum):
@@ -41,7 +42,7 @@ class Deploy(SQLModel, table=True):
     __mapper_args__: ClassVar[dict[str, Any]] = {"eager_defaults": True}
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    source: str = Field(max_length=16, description="api | github | gitlab")
+    source: str = Field(max_length=16, description="api | github | gitlab | muster")
     external_id: str | None = Field(
         default=None, max_length=200, description="The sender's id; unique per source"
     )
@@ -66,5 +67,8 @@ class Deploy(SQLModel, table=True):
     )
     url: str | None = Field(default=None, max_length=2048)
     actor: str | None = Field(default=None, max_length=200)
+    reported_by: str | None = Field(
+        default=None, max_length=64, description="The API key that reported it (source `api`)"
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -15,7 +15,7 @@ from app.core.security import ReadIncidents, WriteDeploys
 from app.deploys import service
 from app.deploys.models import DeploySource, DeployStatus
 from app.deploys.schemas import DeployCreate, DeployOut, SuspectDeployOut, Timestamp
-from app.deploys.service import Suspect
+from app.deploys.service import ExternalIdTaken, Suspect
 from app.deploys.window import parse_window
 from app.incidents.deps import CurrentIncident
 from app.incidents.lookup import IncidentNotFound
@@ -36,15 +36,19 @@ router = APIRouter(
             "model": DeployOut,
             "description": "A deploy with this `external_id` existed and was updated",
         },
-        **responses(UnsupportedMediaType, IdempotencyKeyReused),
+        **responses(UnsupportedMediaType, IdempotencyKeyReused, ExternalIdTaken),
     },
 )
 async def record_deploy(
-    body: DeployCreate, session: SessionDep, _: WriteDeploys, idempotency: IdempotencyDep
+    body: DeployCreate, session: SessionDep, caller: WriteDeploys, idempotency: IdempotencyDep
 ) -> JSONResponse:
-    """Report a deploy from CI; re-sending its `external_id` updates the same deploy."""
+    """Report a deploy from CI; re-sending its `external_id` updates the same deploy.
+
+    Only the API key that reported a deploy updates it: another key sending the same
+    `external_id` gets 409. Muster's own records (source `muster`) are not reachable here.
+    """
     deploy, created = await service.record_deploy(
-        session, source=DeploySource.API, **body.model_dump()
+        session, source=DeploySource.API, reported_by=caller.subject, **body.model_dump()
     )
     out = DeployOut.model_validate(deploy)
     if not created:

@@ -66,7 +66,8 @@ class DeployCreate(BaseModel):
     actor: Text | None = None
     external_id: Text | None = Field(
         default=None,
-        description="Your id for this deploy: reporting it again updates the same deploy",
+        description="Your id for this deploy: reporting it again with the same API key "
+        "updates the same deploy; another key's `external_id` is a 409",
     )
 
     @field_validator("finished_at")

@@ -11,7 +11,7 @@ from sqlmodel import col, select
 
 from app.core.clock import utcnow
 from app.core.db import UTCDateTime, insert_ignoring_conflict
-from app.core.errors import FieldProblem, InvalidInput, NotFound
+from app.core.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from app.core.events import emit
 from app.core.pagination import PageParams, Rows, decode_cursor, encode_cursor, paginate
 from app.deploys.events import DeployRecorded
@@ -25,6 +25,10 @@ FLAGGED = frozenset({DeployStatus.FAILED, DeployStatus.ROLLED_BACK})
 
 class DeployNotFound(NotFound):
     pass
+
+
+class ExternalIdTaken(Conflict):
+    code, title = "external-id-taken", "external_id reported by another API key"
 
 
 def _check_times(started_at: datetime, finished_at: datetime | None) -> None:
@@ -59,13 +63,15 @@ async def record_deploy(
     finished_at: datetime | None = None,
     url: str | None = None,
     actor: str | None = None,
+    reported_by: str | None = None,
 ) -> tuple[Deploy, bool]:
     """Record a deploy, or update the one already reported with the same `external_id`.
 
     Returns the deploy and whether it was created. On an update, arguments left as None
     keep the stored value, and a finished deploy is not moved back to `started` (webhook
     deliveries can arrive out of order). Emits `deploy.recorded` when the deploy is new
-    or its status changed.
+    or its status changed. `reported_by` (the API key, for source `api`) owns the deploy:
+    the same `external_id` from another key is an `ExternalIdTaken` conflict.
 
     Race-safe: the row is claimed with `INSERT … ON CONFLICT DO NOTHING` on
     (source, external_id); a concurrent report of the same deploy waits for the first
@@ -94,6 +100,7 @@ async def record_deploy(
         "started_at": started_at or finished_at or now,
         "created_at": now,
         "updated_at": now,
+        "reported_by": reported_by,
     }
     _check_times(row["started_at"], finished_at)
     if await insert_ignoring_conflict(session, Deploy, row, ["source", "external_id"]):
@@ -109,6 +116,11 @@ async def record_deploy(
         .execution_options(populate_existing=True)
     )
     assert existing is not None, "a conflicting deploy row vanished"
+    if existing.reported_by != reported_by:
+        raise ExternalIdTaken(
+            f"external_id {external_id!r} belongs to a deploy another API key reported; "
+            "use an external_id of your own"
+        )
     if existing.status != DeployStatus.STARTED and status == DeployStatus.STARTED:
         reported["status"] = None  # a late `started` must not reopen a finished deploy
     changes = {

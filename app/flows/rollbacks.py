@@ -36,7 +36,7 @@ async def _record_rollback_deploy(
     now = utcnow()
     deploy, _ = await deploys_service.record_deploy(
         session,
-        source=DeploySource.API,
+        source=DeploySource.MUSTER,
         external_id=f"muster-rollback-review-{review.id}",
         service=review.service,
         environment=review.environment,

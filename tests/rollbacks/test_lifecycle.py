@@ -100,7 +100,7 @@ async def test_proposed_approved_executed_verified_and_mitigated(client, databas
         "production",
         "rollback",
     )
-    assert (rollback["source"], rollback["actor"]) == ("api", "carol")
+    assert (rollback["source"], rollback["actor"]) == ("muster", "carol")
     assert review["id"] in rollback["external_id"]
 
     verified = await verify(client, review, verified_by="dana", mark_mitigated=True)
