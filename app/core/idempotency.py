@@ -5,6 +5,11 @@ transaction, before the work is done, and the response is stored in that same
 transaction. So a retry either finds the committed response and replays it, or
 (while the first attempt is still running on PostgreSQL) waits for it; a failed
 attempt rolls its claim back and the key can be used again.
+
+Records are kept `MUSTER_IDEMPOTENCY_TTL_HOURS` (24): the dispatcher purges older
+ones (`purge_expired`). A response may hold a secret (a subscription's): the record
+notes what the response created (its `Location`), and deleting that deletes the
+record with it (`forget`), so a replay never shows a deleted resource's secret.
 """
 
 import hashlib
@@ -16,7 +21,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import UniqueConstraint, bindparam, update
+from sqlalchemy import UniqueConstraint, bindparam, delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
@@ -45,7 +50,10 @@ class IdempotencyRecord(SQLModel, table=True):
     status_code: int | None = None
     response_body: Any = Field(default=None, sa_type=JSONType, nullable=True)
     response_headers: dict[str, str] | None = Field(default=None, sa_type=JSONType)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    resource: str | None = Field(
+        default=None, max_length=255, description="The `Location` the response created"
+    )
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
 
 
 class IdempotencyKeyReused(Conflict):
@@ -92,6 +100,7 @@ _STORE = (
         status_code=bindparam("status_code"),
         response_body=bindparam("response_body", type_=JSONType),
         response_headers=bindparam("response_headers", type_=JSONType),
+        resource=bindparam("resource"),
     )
 )
 
@@ -116,6 +125,7 @@ class Idempotency:
                     "status_code": status_code,
                     "response_body": body,
                     "response_headers": headers or {},
+                    "resource": (headers or {}).get("Location"),
                 },
             )
         return JSONResponse(body, status_code=status_code, headers=headers)
@@ -173,3 +183,34 @@ async def claim_idempotency_key(
 
 
 IdempotencyDep = Annotated[Idempotency, Depends(claim_idempotency_key)]
+
+
+async def forget(session: AsyncSession, resource: str) -> None:
+    """Delete the records of responses that created `resource` (its `Location`)."""
+    await session.execute(
+        delete(IdempotencyRecord)
+        .where(col(IdempotencyRecord.resource) == resource)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def purge_expired(session: AsyncSession, *, ttl: timedelta, limit: int) -> int:
+    """Delete up to `limit` records older than `ttl`; how many went.
+
+    Safe on every replica at once: rows already locked by another purge are skipped
+    (PostgreSQL), and deleting a row twice deletes nothing the second time.
+    """
+    expired = (
+        select(IdempotencyRecord.id)
+        .where(col(IdempotencyRecord.created_at) < utcnow() - ttl)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    ids = (await session.scalars(expired)).all()
+    if ids:
+        await session.execute(
+            delete(IdempotencyRecord)
+            .where(col(IdempotencyRecord.id).in_(ids))
+            .execution_options(synchronize_session=False)
+        )
+    return len(ids)

@@ -41,6 +41,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from app.core import idempotency
 from app.core.db import Database
 from app.core.settings import Settings
 from app.notifications import egress, formats, queue, signing
@@ -51,6 +52,9 @@ log = logging.getLogger("muster.dispatcher")
 FAN_OUT_BATCH = 200
 SHUTDOWN_GRACE_SECONDS = 1.0
 MAX_IDLE_AFTER_ERRORS = 30.0
+# Expired idempotency records (which may hold secrets) are purged this often, in batches.
+PURGE_EVERY_SECONDS = 60.0
+PURGE_BATCH = 500
 
 
 def _host(url: str) -> str:
@@ -79,6 +83,7 @@ class Dispatcher:
         self._inflight: dict[asyncio.Task[None], Job] = {}
         self._task: asyncio.Task[None] | None = None
         self._trusted: httpx.AsyncClient  # for SRE targets, set in `run`
+        self._purge_due = 0.0  # monotonic time of the next purge
         if self._sre.urls and self._sre.key is None:
             log.warning("MUSTER_SRE_NOTIFY_SECRET is not set: SRE notifications go out unsigned")
 
@@ -140,6 +145,8 @@ class Dispatcher:
 
     async def _turn(self, client: httpx.AsyncClient) -> bool:
         """One fan-out and one claim; True when there is probably more to do at once."""
+        if time.monotonic() >= self._purge_due:
+            await self._purge()
         async with self._database.sessionmaker() as session, session.begin():
             fanned = await queue.fan_out(session, sre=self._sre, limit=FAN_OUT_BATCH)
         free = self._settings.dispatch_concurrency - len(self._inflight)
@@ -152,6 +159,13 @@ class Dispatcher:
             self._inflight[task] = job
             task.add_done_callback(self._finished)
         return fanned == FAN_OUT_BATCH or len(jobs) == free
+
+    async def _purge(self) -> None:
+        ttl = timedelta(hours=self._settings.idempotency_ttl_hours)
+        async with self._database.sessionmaker() as session, session.begin():
+            purged = await idempotency.purge_expired(session, ttl=ttl, limit=PURGE_BATCH)
+        # A full batch: more may be waiting, so look again next turn.
+        self._purge_due = time.monotonic() + (0 if purged == PURGE_BATCH else PURGE_EVERY_SECONDS)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._inflight.pop(task, None)

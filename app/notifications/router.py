@@ -59,10 +59,6 @@ def _stream_problems(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]
     }
 
 
-def _location(subscription_id: uuid.UUID) -> str:
-    return f"{API_PREFIX}/subscriptions/{subscription_id}"
-
-
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
@@ -82,7 +78,10 @@ async def create_subscription(
     return await idempotency.respond(
         SubscriptionCreated.of(subscription),
         status_code=201,
-        headers={"Location": _location(subscription.id), "Cache-Control": "no-store"},
+        headers={
+            "Location": service.subscription_location(subscription.id),
+            "Cache-Control": "no-store",
+        },
     )
 
 

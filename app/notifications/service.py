@@ -5,6 +5,8 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from app.core import idempotency
+from app.core.api import API_PREFIX
 from app.core.clock import utcnow
 from app.core.errors import Conflict, NotFound
 from app.core.pagination import PageParams, Rows, paginate
@@ -45,6 +47,10 @@ async def create_subscription(
     return subscription
 
 
+def subscription_location(subscription_id: uuid.UUID) -> str:
+    return f"{API_PREFIX}/subscriptions/{subscription_id}"
+
+
 async def list_subscriptions(session: AsyncSession, page: PageParams) -> Rows[Subscription]:
     return await paginate(
         session, select(Subscription), page, col(Subscription.created_at), col(Subscription.id)
@@ -83,7 +89,11 @@ async def update_subscription(
 
 
 async def delete_subscription(session: AsyncSession, subscription: Subscription) -> None:
-    """Delete it with its delivery history; deliveries in flight are dropped."""
+    """Delete it with its delivery history; deliveries in flight are dropped.
+
+    The idempotency record of its creation goes too: it holds the signing secret.
+    """
+    await idempotency.forget(session, subscription_location(subscription.id))
     await session.delete(subscription)
     await session.flush()
 
