@@ -124,6 +124,8 @@ _JSON_CODEC: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserialize
 
 
 def make_engine(settings: Settings) -> AsyncEngine:
+    # hide_parameters: no bound value (a token, a secret, a caller's text) in any
+    # error message or log line, whatever fails.
     if settings.is_sqlite:
         # One connection: SQLite has one writer, and a bigger pool only adds queueing latency.
         engine = create_async_engine(
@@ -131,6 +133,7 @@ def make_engine(settings: Settings) -> AsyncEngine:
             poolclass=FairAsyncPool,
             pool_size=1,
             max_overflow=0,
+            hide_parameters=True,
             **_JSON_CODEC,
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
@@ -146,6 +149,7 @@ def make_engine(settings: Settings) -> AsyncEngine:
         # fails that one request (503, which senders retry) and the pool is renewed.
         pool_recycle=1800,
         pool_timeout=10,
+        hide_parameters=True,
         **_JSON_CODEC,
     )
 

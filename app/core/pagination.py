@@ -10,7 +10,7 @@ import json
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar, cast
 
 import orjson
@@ -28,6 +28,7 @@ U = TypeVar("U")
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
+_BIGINT = 2**63  # a cursor's integers must fit a BIGINT column
 
 
 @dataclass(frozen=True)
@@ -98,17 +99,19 @@ def decode_cursor(cursor: str, kinds: Sequence[type]) -> list[Any]:
         for kind, value in zip(kinds, raw, strict=True):
             if kind is datetime:
                 moment = datetime.fromisoformat(value)
-                if moment.tzinfo is None:
+                if moment.tzinfo is None:  # this server writes UTC times with their offset
                     raise ValueError("naive time")
-                values.append(moment)
+                values.append(moment.astimezone(UTC))
             elif kind is uuid.UUID:
                 values.append(uuid.UUID(value))
-            elif kind in (int, str) and isinstance(value, kind):
+            elif (kind is str and isinstance(value, str)) or (
+                kind is int and type(value) is int and -_BIGINT <= value < _BIGINT
+            ):
                 values.append(value)
             else:
                 raise ValueError("wrong type")
         return values
-    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError, UnicodeDecodeError):
+    except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeDecodeError):
         raise InvalidInput(
             "The cursor is not one this server issued",
             errors=[FieldProblem(field="query.cursor", message="invalid cursor", type="cursor")],
