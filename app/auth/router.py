@@ -53,6 +53,5 @@ async def revoke_api_key(
     It stops working at once on this process, and within `MUSTER_API_KEY_CACHE_SECONDS`
     on the others (they keep recently valid keys that long).
     """
-    revoked = await service.revoke_api_key(session, key_id=key_id)
-    request.app.state.api_keys.clear()
+    revoked = await service.revoke_api_key(session, key_id=key_id, cache=request.app.state.api_keys)
     return ApiKeyOut.model_validate(revoked)

@@ -4,7 +4,9 @@ import hmac
 import uuid
 from datetime import timedelta
 
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
 from app.auth.models import ApiKey
@@ -46,21 +48,33 @@ async def list_api_keys(session: AsyncSession, page: PageParams) -> Rows[ApiKey]
     return await paginate(session, select(ApiKey), page, col(ApiKey.created_at), col(ApiKey.id))
 
 
-async def revoke_api_key(session: AsyncSession, *, key_id: uuid.UUID) -> ApiKey:
+async def revoke_api_key(session: AsyncSession, *, key_id: uuid.UUID, cache: "KeyCache") -> ApiKey:
+    """Revoke a key; this process's cache forgets every key once the revocation commits.
+
+    Not before: until the commit, a concurrent request still reads the key as valid
+    and would put it back in the cache.
+    """
     api_key = await session.get(ApiKey, key_id)
     if api_key is None:
         raise ApiKeyNotFound(f"No API key {key_id}")
     if api_key.revoked_at is None:
         api_key.revoked_at = utcnow()
         await session.flush()
+
+        def forget(_: Session) -> None:
+            cache.clear()
+
+        event.listen(session.sync_session, "after_commit", forget, once=True)
     return api_key
 
 
 class KeyCache(ExpiringCache[str, Principal]):
     """Keys recently found valid, by the hash of the key: most requests skip the look-up.
 
-    A key revoked by this process stops working here at once (`clear`); other
-    processes notice within `seconds`. Unknown and revoked keys are never cached.
+    A key revoked by this process stops working here at once (`clear`, after the
+    commit); other processes notice within `seconds`. Unknown and revoked keys are
+    never cached, nor is a key read before a `clear` and found valid after it
+    (`generation`): it may have been read before the revocation committed.
     """
 
     def __init__(self, seconds: float, size: int = 1024) -> None:
@@ -110,6 +124,7 @@ async def authenticate(
     cached = cache.get(key_hash)
     if cached is not None:
         return cached
+    generation = cache.generation
     api_key = await session.scalar(select(ApiKey).where(col(ApiKey.prefix) == prefix))
     if api_key is None or not hmac.compare_digest(api_key.secret_hash, key_hash):
         return None
@@ -121,5 +136,5 @@ async def authenticate(
     principal = Principal(
         key_id=api_key.id, name=api_key.name, scopes=expand_scopes(api_key.scopes)
     )
-    cache.put(key_hash, principal)
+    cache.put(key_hash, principal, generation=generation)
     return principal

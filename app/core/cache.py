@@ -18,6 +18,8 @@ class ExpiringCache(Generic[K, V]):
     def __init__(self, seconds: float, size: int) -> None:
         self.seconds, self.size = seconds, size
         self._entries: dict[K, tuple[V, float]] = {}
+        # Counts `clear`s: a value read before one is stale, `put(…, generation=)` skips it.
+        self.generation = 0
 
     def get(self, key: K) -> V | None:
         found = self._entries.get(key)
@@ -25,12 +27,13 @@ class ExpiringCache(Generic[K, V]):
             return None
         return found[0]
 
-    def put(self, key: K, value: V) -> None:
-        if self.seconds <= 0:
+    def put(self, key: K, value: V, *, generation: int | None = None) -> None:
+        if self.seconds <= 0 or generation not in (None, self.generation):
             return
         if len(self._entries) >= self.size:
             self._entries.clear()
         self._entries[key] = (value, time.monotonic() + self.seconds)
 
     def clear(self) -> None:
+        self.generation += 1
         self._entries.clear()
