@@ -153,7 +153,13 @@ class Dispatcher:
         if free <= 0:
             return fanned == FAN_OUT_BATCH
         async with self._database.sessionmaker() as session, session.begin():
-            jobs = await queue.claim(session, lease=self._lease, limit=free, sre=self._sre)
+            jobs = await queue.claim(
+                session,
+                lease=self._lease,
+                limit=free,
+                sre=self._sre,
+                max_attempts=self._policy.max_attempts,
+            )
         for job in jobs:
             task = asyncio.create_task(self._deliver(client, job))
             self._inflight[task] = job

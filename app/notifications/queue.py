@@ -175,9 +175,12 @@ async def fan_out(session: AsyncSession, *, sre: SreTargets, limit: int) -> int:
 
 
 async def claim(
-    session: AsyncSession, *, lease: timedelta, limit: int, sre: SreTargets
+    session: AsyncSession, *, lease: timedelta, limit: int, sre: SreTargets, max_attempts: int
 ) -> list[Job]:
     """Claim up to `limit` due deliveries of active targets for `lease`.
+
+    Each claim counts as an attempt. A delivery whose lease ran out after its last
+    allowed attempt (its sender died every time) is dead instead of claimed again.
 
     Two statements rather than `UPDATE … WHERE id IN (SELECT … LIMIT … SKIP LOCKED)`:
     PostgreSQL may re-run such a subquery when rows change under it and update more
@@ -185,6 +188,20 @@ async def claim(
     update repeats the conditions, which matters on SQLite, where nothing is locked.
     """
     now = utcnow()
+    await session.execute(
+        update(Delivery)
+        .where(
+            col(Delivery.status) == DeliveryStatus.DELIVERING,
+            col(Delivery.next_attempt_at) <= now,
+            col(Delivery.attempts) >= max_attempts,
+        )
+        .values(
+            status=DeliveryStatus.DEAD,
+            next_attempt_at=None,
+            last_error="interrupted: the last attempt never finished",
+        )
+        .execution_options(synchronize_session=False)
+    )
     active_subscriptions = select(Subscription.id).where(col(Subscription.active))
     due = (
         col(Delivery.status).in_(CLAIMABLE),

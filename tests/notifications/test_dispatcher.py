@@ -53,7 +53,9 @@ async def test_a_delivery_whose_lease_ran_out_is_claimed_again(backend, tmp_path
         async with database.sessionmaker() as session, session.begin():
             await queue.fan_out(session, sre=nobody, limit=10)
         async with database.sessionmaker() as session, session.begin():
-            (job,) = await queue.claim(session, lease=timedelta(seconds=2), limit=10, sre=nobody)
+            (job,) = await queue.claim(
+                session, lease=timedelta(seconds=2), limit=10, sre=nobody, max_attempts=4
+            )
         (claimed,) = await deliveries(client, subscription)
         assert claimed["status"] == "delivering"
 
@@ -75,3 +77,31 @@ async def test_a_delivery_whose_lease_ran_out_is_claimed_again(backend, tmp_path
         assert (await deliveries(client, subscription))[0]["status"] == "delivered"
     assert delivered["attempts"] == 2
     assert [r.webhook_id for r in receiver.received] == [str(job.delivery_id)]
+
+
+async def test_every_claim_counts_so_a_sender_that_keeps_dying_ends_dead(
+    backend, tmp_path, receiver, monkeypatch
+):
+    async def dies_mid_send(self: Dispatcher, client: object, job: queue.Job) -> None:
+        """The claim is committed; the process dies before the outcome is recorded."""
+
+    monkeypatch.setattr(Dispatcher, "_deliver", dies_mid_send)
+    async with running_app(
+        backend,
+        tmp_path,
+        delivery_max_attempts=3,
+        delivery_timeout_seconds=0.1,
+        delivery_lease_seconds=0.3,
+    ) as (_, client):
+        subscription = await subscribe(client, receiver.url, events=["incident.created"])
+        await make_incident(client)
+        (dead,) = await eventually(
+            lambda: deliveries(client, subscription, status="dead"), message="dead"
+        )
+        await asyncio.sleep(0.8)  # leases would have run out twice more
+        (still,) = await deliveries(client, subscription)
+    assert dead["attempts"] == still["attempts"] == 3
+    assert still["status"] == "dead"
+    assert still["next_attempt_at"] is None
+    assert "never finished" in still["last_error"]
+    assert receiver.received == []
