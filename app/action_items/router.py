@@ -15,16 +15,18 @@ from app.core.db import SessionDep
 from app.core.errors import Forbidden, InvalidInput, Unauthorized, responses
 from app.core.idempotency import IdempotencyDep, IdempotencyKeyReused
 from app.core.pagination import Page, PageDep
-from app.core.security import ReadIncidents, WriteIncidents
+from app.core.security import AuthenticatedRoute, ReadIncidents, WriteIncidents
 from app.incidents.deps import CurrentIncident, WritableIncident
 from app.incidents.lookup import IncidentNotFound
 
 incident_router = APIRouter(
+    route_class=AuthenticatedRoute,
     prefix=f"{API_PREFIX}/incidents/{{incident_id}}/action-items",
     tags=["action-items"],
     responses=responses(Unauthorized, Forbidden, IncidentNotFound),
 )
 router = APIRouter(
+    route_class=AuthenticatedRoute,
     prefix=f"{API_PREFIX}/action-items",
     tags=["action-items"],
     responses=responses(Unauthorized, Forbidden),

@@ -8,11 +8,12 @@ from app.core.api import API_PREFIX
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, Unauthorized, responses
 from app.core.pagination import Page, PageDep
-from app.core.security import ReadIncidents
+from app.core.security import AuthenticatedRoute, ReadIncidents
 from app.incidents.deps import CurrentIncident
 from app.incidents.lookup import IncidentNotFound
 
 router = APIRouter(
+    route_class=AuthenticatedRoute,
     prefix=f"{API_PREFIX}/incidents/{{incident_id}}/alerts",
     tags=["alerts"],
     responses=responses(Unauthorized, Forbidden, IncidentNotFound),

@@ -11,9 +11,10 @@ from app.core.api import API_PREFIX
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, NotFound, Unauthorized, UnsupportedMediaType, responses
 from app.core.pagination import Page, PageDep
-from app.core.security import Admin
+from app.core.security import Admin, AuthenticatedRoute
 
 router = APIRouter(
+    route_class=AuthenticatedRoute,
     prefix=f"{API_PREFIX}/api-keys",
     tags=["api-keys"],
     responses=responses(Unauthorized, Forbidden),

@@ -11,7 +11,7 @@ from app.core.db import SessionDep
 from app.core.errors import Forbidden, NotFound, Unauthorized, UnsupportedMediaType, responses
 from app.core.idempotency import IdempotencyDep, IdempotencyKeyReused
 from app.core.pagination import Page, PageDep
-from app.core.security import ReadIncidents, WriteDeploys
+from app.core.security import AuthenticatedRoute, ReadIncidents, WriteDeploys
 from app.deploys import service
 from app.deploys.models import DeploySource, DeployStatus
 from app.deploys.schemas import DeployCreate, DeployOut, SuspectDeployOut, Timestamp
@@ -21,6 +21,7 @@ from app.incidents.deps import CurrentIncident
 from app.incidents.lookup import IncidentNotFound
 
 router = APIRouter(
+    route_class=AuthenticatedRoute,
     prefix=f"{API_PREFIX}/deploys",
     tags=["deploys"],
     responses=responses(Unauthorized, Forbidden),
@@ -98,6 +99,7 @@ async def get_deploy(deploy_id: uuid.UUID, session: SessionDep, _: ReadIncidents
 
 
 suspects_router = APIRouter(
+    route_class=AuthenticatedRoute,
     prefix=f"{API_PREFIX}/incidents/{{incident_id}}/suspect-deploys",
     tags=["deploys"],
     responses=responses(Unauthorized, Forbidden, IncidentNotFound),

@@ -20,7 +20,7 @@ from app.core.errors import (
 )
 from app.core.idempotency import IdempotencyDep, IdempotencyKeyReused
 from app.core.pagination import Page, PageDep
-from app.core.security import ReadIncidents, WriteIncidents
+from app.core.security import AuthenticatedRoute, ReadIncidents, WriteIncidents
 from app.flows import incidents as incident_flows
 from app.incidents import service
 from app.incidents.deps import CurrentIncident, LockedIncident, TemplateDep
@@ -37,6 +37,7 @@ from app.incidents.service import IncidentFilters, InvalidTransition
 from app.incidents.state import Severity, Status
 
 router = APIRouter(
+    route_class=AuthenticatedRoute,
     prefix=f"{API_PREFIX}/incidents",
     tags=["incidents"],
     responses=responses(Unauthorized, Forbidden),

@@ -30,7 +30,7 @@ from app.core.errors import (
     responses,
 )
 from app.core.openapi import checked_by_route
-from app.core.security import same_secret
+from app.core.security import AuthenticatedRoute, authenticates_first, same_secret
 from app.core.settings import Settings
 from app.flows import alerts as alert_flows
 
@@ -187,6 +187,9 @@ async def alertmanager_credentials(request: Request) -> None:
     raise Unauthorized("Alertmanager credentials are missing or wrong")
 
 
+authenticates_first(alertmanager_credentials, alertmanager_credentials)
+
+
 def seen_notifications() -> ExpiringCache[str, bool]:
     """Digests of notifications this process has seen committed, for `app.state`.
 
@@ -196,7 +199,9 @@ def seen_notifications() -> ExpiringCache[str, bool]:
     return ExpiringCache(seconds=600, size=10_000)
 
 
-router = APIRouter(prefix=f"{API_PREFIX}/webhooks", tags=["webhooks"])
+router = APIRouter(
+    route_class=AuthenticatedRoute, prefix=f"{API_PREFIX}/webhooks", tags=["webhooks"]
+)
 
 
 @router.post(

@@ -16,7 +16,7 @@ from app.core.errors import (
     UnsupportedMediaType,
     responses,
 )
-from app.core.security import same_secret
+from app.core.security import AuthenticatedRoute, same_secret
 from app.core.settings import Settings
 from app.deploys.models import DeploySource
 from app.integrations import github, gitlab, service
@@ -32,6 +32,7 @@ class WebhookNotConfigured(ServiceUnavailable):
 
 
 router = APIRouter(
+    route_class=AuthenticatedRoute,
     prefix=f"{API_PREFIX}/webhooks",
     tags=["webhooks"],
     responses={

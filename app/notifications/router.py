@@ -23,7 +23,7 @@ from app.core.errors import (
 from app.core.events import EventType
 from app.core.idempotency import IdempotencyDep, IdempotencyKeyReused
 from app.core.pagination import Page, PageDep
-from app.core.security import AdminSubscriptions, ReadIncidents
+from app.core.security import AdminSubscriptions, AuthenticatedRoute, ReadIncidents
 from app.notifications import service, stream
 from app.notifications.models import DeliveryStatus
 from app.notifications.schemas import (
@@ -36,16 +36,20 @@ from app.notifications.schemas import (
 from app.notifications.service import DeliveryNotFound, NotRedeliverable, SubscriptionNotFound
 
 router = APIRouter(
+    route_class=AuthenticatedRoute,
     prefix=f"{API_PREFIX}/subscriptions",
     tags=["subscriptions"],
     responses=responses(Unauthorized, Forbidden),
 )
 deliveries_router = APIRouter(
+    route_class=AuthenticatedRoute,
     prefix=f"{API_PREFIX}/deliveries",
     tags=["deliveries"],
     responses=responses(Unauthorized, Forbidden),
 )
-events_router = APIRouter(prefix=f"{API_PREFIX}/events", tags=["events"])
+events_router = APIRouter(
+    route_class=AuthenticatedRoute, prefix=f"{API_PREFIX}/events", tags=["events"]
+)
 
 RECONNECT_MS = 2000
 

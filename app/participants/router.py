@@ -9,7 +9,7 @@ from app.core.api import API_PREFIX
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, Unauthorized, UnsupportedMediaType, responses
 from app.core.pagination import Page, PageDep
-from app.core.security import ReadIncidents, WriteIncidents
+from app.core.security import AuthenticatedRoute, ReadIncidents, WriteIncidents
 from app.flows import participants as participant_flows
 from app.incidents.deps import CurrentIncident, LockedIncident
 from app.incidents.lookup import IncidentNotFound
@@ -28,6 +28,7 @@ ParticipantRef = Annotated[
 ]
 
 router = APIRouter(
+    route_class=AuthenticatedRoute,
     prefix=f"{API_PREFIX}/incidents/{{incident_id}}/participants",
     tags=["participants"],
     responses=responses(Unauthorized, Forbidden, IncidentNotFound),

@@ -6,7 +6,7 @@ from fastapi.responses import JSONResponse
 from app.core.api import API_PREFIX
 from app.core.db import SessionDep
 from app.core.errors import AppError, Forbidden, Unauthorized, responses
-from app.core.security import ReadIncidents
+from app.core.security import AuthenticatedRoute, ReadIncidents
 from app.incidents.deps import CurrentIncident
 from app.incidents.lookup import IncidentNotFound
 from app.postmortems import markdown, service
@@ -15,6 +15,7 @@ from app.postmortems.schemas import PostmortemOut, RecurrenceOut
 MARKDOWN = "text/markdown"
 
 router = APIRouter(
+    route_class=AuthenticatedRoute,
     prefix=f"{API_PREFIX}/incidents/{{incident_id}}",
     tags=["postmortems"],
     responses=responses(Unauthorized, Forbidden, IncidentNotFound),

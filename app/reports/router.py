@@ -8,12 +8,13 @@ from app.core.api import API_PREFIX
 from app.core.clock import AwareUTC
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, InvalidInput, Unauthorized, responses
-from app.core.security import ReadIncidents
+from app.core.security import AuthenticatedRoute, ReadIncidents
 from app.incidents.state import Severity
 from app.reports import service
 from app.reports.schemas import SummaryOut
 
 router = APIRouter(
+    route_class=AuthenticatedRoute,
     prefix=f"{API_PREFIX}/reports",
     tags=["reports"],
     responses=responses(Unauthorized, Forbidden),

@@ -10,7 +10,7 @@ from app.core.db import SessionDep
 from app.core.errors import Forbidden, Unauthorized, UnsupportedMediaType, responses
 from app.core.idempotency import IdempotencyDep, IdempotencyKeyReused
 from app.core.pagination import Page, PageDep
-from app.core.security import ReadIncidents, WriteIncidents
+from app.core.security import AuthenticatedRoute, ReadIncidents, WriteIncidents
 from app.flows import rollbacks as rollback_flows
 from app.incidents.deps import CurrentIncident, LockedIncident
 from app.incidents.lookup import IncidentNotFound
@@ -38,6 +38,7 @@ ReviewRef = Annotated[
 ]
 
 router = APIRouter(
+    route_class=AuthenticatedRoute,
     prefix=f"{API_PREFIX}/incidents/{{incident_id}}/rollback-reviews",
     tags=["rollback-reviews"],
     responses=responses(Unauthorized, Forbidden, IncidentNotFound),

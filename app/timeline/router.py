@@ -10,7 +10,7 @@ from app.core.api import API_PREFIX
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, Unauthorized, UnsupportedMediaType, responses
 from app.core.pagination import Page, PageDep
-from app.core.security import ReadIncidents, WriteIncidents
+from app.core.security import AuthenticatedRoute, ReadIncidents, WriteIncidents
 from app.incidents.deps import IncidentId, LockedIncident, WritableIncident
 from app.incidents.lookup import IncidentNotFound
 from app.timeline import service
@@ -19,6 +19,7 @@ from app.timeline.schemas import EntryCreate, EntryOut, EntryUpdate, entry_json
 from app.timeline.service import EntryNotFound, GeneratedEntryReadOnly
 
 router = APIRouter(
+    route_class=AuthenticatedRoute,
     prefix=f"{API_PREFIX}/incidents/{{incident_id}}/timeline",
     tags=["timeline"],
     responses=responses(Unauthorized, Forbidden, IncidentNotFound),
