@@ -67,6 +67,11 @@ class Deploy(SQLModel, table=True):
     )
     url: str | None = Field(default=None, max_length=2048)
     actor: str | None = Field(default=None, max_length=200)
+    reported_at: datetime | None = Field(
+        default=None,
+        sa_type=UTCDateTime,
+        description="The sender's own time of the latest event applied (GitHub)",
+    )
     reported_by: str | None = Field(
         default=None, max_length=64, description="The API key that reported it (source `api`)"
     )

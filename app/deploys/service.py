@@ -64,6 +64,7 @@ async def record_deploy(
     url: str | None = None,
     actor: str | None = None,
     reported_by: str | None = None,
+    reported_at: datetime | None = None,
 ) -> tuple[Deploy, bool]:
     """Record a deploy, or update the one already reported with the same `external_id`.
 
@@ -72,6 +73,9 @@ async def record_deploy(
     deliveries can arrive out of order). Emits `deploy.recorded` when the deploy is new
     or its status changed. `reported_by` (the API key, for source `api`) owns the deploy:
     the same `external_id` from another key is an `ExternalIdTaken` conflict.
+    `reported_at` is the sender's own time of the event: an event older than the one
+    last applied changes nothing (a replayed or late delivery); the deploy then keeps
+    its later `reported_at`.
 
     Race-safe: the row is claimed with `INSERT … ON CONFLICT DO NOTHING` on
     (source, external_id); a concurrent report of the same deploy waits for the first
@@ -101,6 +105,7 @@ async def record_deploy(
         "created_at": now,
         "updated_at": now,
         "reported_by": reported_by,
+        "reported_at": reported_at,
     }
     _check_times(row["started_at"], finished_at)
     if await insert_ignoring_conflict(session, Deploy, row, ["source", "external_id"]):
@@ -121,6 +126,12 @@ async def record_deploy(
             f"external_id {external_id!r} belongs to a deploy another API key reported; "
             "use an external_id of your own"
         )
+    if (
+        reported_at is not None
+        and existing.reported_at is not None
+        and reported_at < existing.reported_at
+    ):
+        return existing, False
     if existing.status != DeployStatus.STARTED and status == DeployStatus.STARTED:
         reported["status"] = None  # a late `started` must not reopen a finished deploy
     changes = {
@@ -136,6 +147,7 @@ async def record_deploy(
     )
     for key, value in changes.items():
         setattr(existing, key, value)
+    existing.reported_at = reported_at or existing.reported_at
     existing.updated_at = now
     await session.flush()
     if "status" in changes:

@@ -16,8 +16,7 @@ from pydantic import BaseModel
 from app.core.clock import AwareUTC
 from app.core.settings import Settings
 from app.deploys.models import DeployKind, DeployStatus
-from app.deploys.schemas import DeployCreate
-from app.integrations.schemas import WebhookResult, WebhookStatus
+from app.integrations.schemas import ReportedDeploy, WebhookResult, WebhookStatus
 from app.integrations.service import (
     Interpretation,
     first_http_url,
@@ -67,6 +66,7 @@ class _Deployment(BaseModel):
 class _DeploymentStatus(BaseModel):
     state: str
     created_at: AwareUTC
+    updated_at: AwareUTC | None = None
     target_url: str | None = None
     log_url: str | None = None
     environment_url: str | None = None
@@ -120,8 +120,8 @@ class ReleaseEvent(BaseModel):
     sender: _User | None = None
 
 
-def _deploy(**fields: Any) -> list[DeployCreate]:
-    return [validated(DeployCreate, fields, prefix="deploy")]
+def _deploy(**fields: Any) -> list[ReportedDeploy]:
+    return [validated(ReportedDeploy, fields, prefix="deploy")]
 
 
 def _deployment_status(payload: dict[str, Any], settings: Settings) -> Interpretation:
@@ -142,6 +142,7 @@ def _deployment_status(payload: dict[str, Any], settings: Settings) -> Interpret
         finished_at=None if outcome == DeployStatus.STARTED else status.created_at,
         url=first_http_url(status.target_url, status.log_url, status.environment_url),
         actor=event.sender.login if event.sender else None,
+        reported_at=status.updated_at or status.created_at,
     )
 
 
@@ -168,6 +169,7 @@ def _workflow_run(payload: dict[str, Any], settings: Settings) -> Interpretation
         finished_at=run.updated_at,
         url=first_http_url(run.html_url),
         actor=event.sender.login if event.sender else None,
+        reported_at=run.updated_at,
     )
 
 
@@ -193,6 +195,7 @@ def _release(payload: dict[str, Any], settings: Settings) -> Interpretation:
         finished_at=at,
         url=first_http_url(release.html_url),
         actor=author.login if author else None,
+        reported_at=at,
     )
 
 

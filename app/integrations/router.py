@@ -120,13 +120,12 @@ async def _answer(
     delivery_id: str,
     event: str,
 ) -> JSONResponse:
-    if isinstance(interpretation, WebhookResult):
-        ignored = interpretation.status == WebhookStatus.IGNORED
-        return JSONResponse(interpretation.model_dump(mode="json"), 202 if ignored else 200)
-    result = await service.record_delivery(
-        session, source=source, delivery_id=delivery_id, event=event, deploys=interpretation
-    )
-    return JSONResponse(result.model_dump(mode="json"))
+    if not isinstance(interpretation, WebhookResult):
+        interpretation = await service.record_delivery(
+            session, source=source, delivery_id=delivery_id, event=event, deploys=interpretation
+        )
+    ignored = interpretation.status == WebhookStatus.IGNORED
+    return JSONResponse(interpretation.model_dump(mode="json"), 202 if ignored else 200)
 
 
 @router.post(

@@ -1,7 +1,10 @@
 import uuid
+from datetime import datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from app.deploys.schemas import DeployCreate
 
 
 class WebhookStatus(StrEnum):
@@ -29,7 +32,8 @@ class WebhookResult(BaseModel):
     status: WebhookStatus = Field(
         description="`recorded`: a new deploy; `updated`: an existing deploy (same sender id) "
         "was updated; `duplicate`: this delivery was already processed, nothing changed; "
-        "`ignored`: not an event that records a deploy; `pong`: a ping was answered"
+        "`ignored`: not an event that records a deploy, or one older than what is recorded "
+        "for its deploy (a replay); `pong`: a ping was answered"
     )
     deploy_id: uuid.UUID | None = Field(
         default=None, description="The deploy recorded or updated (the first, if several)"
@@ -40,3 +44,9 @@ class WebhookResult(BaseModel):
         "several environments",
     )
     detail: str | None = Field(default=None, description="Why a delivery was ignored")
+
+
+class ReportedDeploy(DeployCreate):
+    """A deploy a sender reports, with the sender's own time of the event."""
+
+    reported_at: datetime | None = None

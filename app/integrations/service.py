@@ -2,6 +2,7 @@
 
 import json
 import uuid
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -11,7 +12,7 @@ from app.core.clock import utcnow
 from app.core.db import insert_ignoring_conflict
 from app.core.errors import BadRequest, InvalidInput
 from app.deploys import service as deploys_service
-from app.deploys.models import DeploySource
+from app.deploys.models import Deploy, DeploySource
 from app.deploys.schemas import DeployCreate
 from app.integrations.models import InboundDelivery
 from app.integrations.schemas import WebhookResult, WebhookStatus
@@ -19,7 +20,7 @@ from app.integrations.schemas import WebhookResult, WebhookStatus
 M = TypeVar("M", bound=BaseModel)
 
 # What a parser makes of a delivery: the deploys it reports, or the answer when there are none.
-Interpretation = WebhookResult | list[DeployCreate]
+Interpretation = WebhookResult | Sequence[DeployCreate]
 
 
 def parse_object(body: bytes) -> dict[str, Any]:
@@ -53,7 +54,7 @@ async def record_delivery(
     source: DeploySource,
     delivery_id: str,
     event: str,
-    deploys: list[DeployCreate],
+    deploys: Sequence[DeployCreate],
 ) -> WebhookResult:
     """Claim the delivery, then record its deploys, in one transaction.
 
@@ -78,6 +79,15 @@ async def record_delivery(
         await deploys_service.record_deploy(session, source=source, **deploy.model_dump())
         for deploy in deploys
     ]
+    if recorded and all(
+        _older(deploy, stored) for deploy, (stored, _) in zip(deploys, recorded, strict=True)
+    ):
+        return WebhookResult(
+            status=WebhookStatus.IGNORED,
+            deploy_id=recorded[0][0].id if recorded else None,
+            deploy_ids=[stored.id for stored, _ in recorded],
+            detail="the event is older than what is recorded for this deploy: nothing changed",
+        )
     ids = [deploy.id for deploy, _ in recorded]
     any_new = any(created for _, created in recorded)
     return WebhookResult(
@@ -85,6 +95,12 @@ async def record_delivery(
         deploy_id=ids[0] if ids else None,
         deploy_ids=ids,
     )
+
+
+def _older(reported: DeployCreate, stored: Deploy) -> bool:
+    """Whether the sender's event predates the last one applied to the deploy."""
+    at = getattr(reported, "reported_at", None)
+    return at is not None and stored.reported_at is not None and at < stored.reported_at
 
 
 def mapped_service(mapping: dict[str, str], full_name: str, name: str) -> str:
