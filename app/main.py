@@ -184,5 +184,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_openapi(  # outer: adds the problem schemas and caches the document
         app, checklist_keys=[item.key for item in app.state.checklist_template.items]
     )
-    mount_docs(app, {"persistAuthorization": True, "displayRequestDuration": True})
+    # No persistAuthorization: it would keep API keys in the browser's localStorage.
+    mount_docs(app, {"displayRequestDuration": True})
     return app

@@ -22,6 +22,16 @@ IDEMPOTENCY_HEADER = "idempotency-key"
 # Long enough for a double click or an impatient second click, short enough that a
 # second incident opened from the same example a little later is a new incident.
 REPEAT_SECONDS = 10
+# The page and its assets come from this origin only; never shown in a frame.
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; "
+        # Swagger UI sets style attributes and draws its icons as data: images.
+        "style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    ),
+    "X-Frame-Options": "DENY",
+}
 
 _PAGE = """<!DOCTYPE html>
 <html lang="en">
@@ -111,7 +121,7 @@ def mount_docs(app: FastAPI, parameters: dict[str, Any]) -> None:
 
     @app.get("/docs", include_in_schema=False)
     async def swagger_ui() -> HTMLResponse:
-        return HTMLResponse(_PAGE)
+        return HTMLResponse(_PAGE, headers=PAGE_HEADERS)
 
     @app.get("/docs/muster-swagger.js", include_in_schema=False)
     async def swagger_setup() -> Response:

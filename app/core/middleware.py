@@ -14,6 +14,8 @@ from app.core.logging import request_id_var
 
 access_log = logging.getLogger("muster.access")
 _VALID_REQUEST_ID = re.compile(r"^[\w.:/+=@-]{1,128}$")
+# On every response: no MIME sniffing, and no URL (which may carry ids) sent onwards.
+SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
 
 
 class Metrics:
@@ -58,6 +60,7 @@ class ObservabilityMiddleware:
                 message["headers"] = [
                     *message.get("headers", []),
                     (b"x-request-id", request_id.encode()),
+                    *SECURITY_HEADERS,
                 ]
             await send(message)
 
