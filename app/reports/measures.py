@@ -14,16 +14,19 @@ rank ceil(p/100 * n), so every figure is an observed duration (the median of an 
 count is the lower middle value).
 """
 
-import math
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import ColumnElement, and_, case, func, or_
+from sqlmodel import col
+
+from app.core.aggregates import nearest_rank
 from app.incidents.models import Incident
 from app.participants.models import Role
 from app.timeline.models import EntryKind
 
 ROLE_KINDS = (EntryKind.PARTICIPANT_JOINED, EntryKind.ROLE_CHANGED)
+__all__ = ["nearest_rank"]  # percentiles are defined in app.core.aggregates
 
 
 def acknowledged_at(incident: Incident) -> datetime | None:
@@ -34,6 +37,25 @@ def acknowledged_at(incident: Incident) -> datetime | None:
         return None
     later = [t for t in (incident.mitigated_at, incident.resolved_at) if t is not None]
     return reached if all(reached <= t for t in later) else None
+
+
+def acknowledged_at_sql() -> ColumnElement[datetime | None]:
+    """`acknowledged_at` above, as SQL over the incidents table."""
+    reached = col(Incident.investigating_at)
+    not_reopened = and_(
+        or_(col(Incident.mitigated_at).is_(None), reached <= col(Incident.mitigated_at)),
+        or_(col(Incident.resolved_at).is_(None), reached <= col(Incident.resolved_at)),
+    )
+    return case(
+        (col(Incident.acknowledged_at).is_not(None), col(Incident.acknowledged_at)),
+        (and_(reached.is_not(None), not_reopened), reached),
+        else_=None,
+    )
+
+
+def mitigated_at_sql() -> ColumnElement[datetime | None]:
+    """`mitigated_at` below, as SQL."""
+    return func.coalesce(col(Incident.mitigated_at), col(Incident.resolved_at))
 
 
 def mitigated_at(incident: Incident) -> datetime | None:
@@ -50,15 +72,6 @@ def is_sre_entry(kind: str, data: dict[str, Any]) -> bool:
 
 def seconds(start: datetime, end: datetime | None) -> float | None:
     return None if end is None else (end - start).total_seconds()
-
-
-def nearest_rank(values: Sequence[float], percent: float) -> float | None:
-    """The nearest-rank percentile of `values` (None when there are none)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, math.ceil(percent / 100 * len(ordered)))
-    return ordered[rank - 1]
 
 
 def humanize(total: float) -> str:

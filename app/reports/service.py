@@ -1,17 +1,19 @@
 """Figures over many incidents and deploys: counts, times to respond, change failures.
 
-Counts are grouped in SQL. Durations are computed exactly (to the microsecond) from the
-timestamps the database returns, and their percentiles in Python: SQLite has no
-percentile functions and its date arithmetic is floating point. Definitions: see
-`app.reports.measures`.
+Counts are grouped in SQL; durations and their percentiles too on PostgreSQL, exactly
+(to the microsecond), and from the two timestamps of each incident on SQLite (see
+`app.core.aggregates.durations`). No incident is loaded as an object. The window is at
+most `MAX_WINDOW` long. Definitions: see `app.reports.measures`.
 """
 
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, Executable, func, true, type_coerce
+from sqlalchemy import JSON, ColumnElement, Executable, Select, func, true, type_coerce
+from sqlalchemy import select as select_columns
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.selectable import TableValuedAlias
@@ -19,6 +21,7 @@ from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from app.action_items.models import UNFINISHED, ActionItem
+from app.core.aggregates import Durations, durations
 from app.core.clock import utcnow
 from app.core.db import after_commit
 from app.core.errors import FieldProblem, InvalidInput
@@ -41,6 +44,7 @@ from app.reports.schemas import (
 from app.timeline.models import TimelineEntry
 
 DEFAULT_WINDOW = timedelta(days=30)
+MAX_WINDOW = timedelta(days=400)
 ENGAGED_WITHIN = (5, 15)  # minutes
 
 
@@ -59,6 +63,12 @@ class ReportFilters:
             raise InvalidInput(
                 "`from` must be before `to`",
                 errors=[FieldProblem(field="query.from", message="not before `to`", type="range")],
+            )
+        if end - start > MAX_WINDOW:
+            limit = f"at most {MAX_WINDOW.days} days"
+            raise InvalidInput(
+                f"The report window is {limit} long: narrow `from` and `to`",
+                errors=[FieldProblem(field="query.from", message=limit, type="range")],
             )
         return start, end
 
@@ -92,17 +102,28 @@ def stat(values: Sequence[float]) -> Stat:
     )
 
 
+def _stat(figures: Durations) -> Stat:
+    return Stat(
+        count=figures.count,
+        median_seconds=figures.percentiles[50],
+        p90_seconds=figures.percentiles[90],
+    )
+
+
 def _durations(values: Iterable[float | None]) -> list[float]:
     return [value for value in values if value is not None]
 
 
-async def sre_engagements(
-    session: AsyncSession, incident_ids: SelectOfScalar[uuid.UUID] | Sequence[uuid.UUID]
-) -> dict[uuid.UUID, datetime]:
-    """When SRE first engaged on each incident (see `measures`), by incident id."""
+def _sre_engagements(
+    incident_ids: SelectOfScalar[uuid.UUID] | Sequence[uuid.UUID],
+) -> Select[uuid.UUID, datetime]:
+    """(incident id, when SRE first engaged on it; see `measures`)."""
     role = type_coerce(col(TimelineEntry.data), JSON)["role"].as_string()
-    statement = (
-        select(col(TimelineEntry.incident_id), func.min(col(TimelineEntry.occurred_at)))
+    return (
+        select_columns(
+            col(TimelineEntry.incident_id).label("incident_id"),
+            func.min(col(TimelineEntry.occurred_at)).label("engaged_at"),
+        )
         .where(
             col(TimelineEntry.incident_id).in_(incident_ids),
             col(TimelineEntry.kind).in_(measures.ROLE_KINDS),
@@ -110,7 +131,13 @@ async def sre_engagements(
         )
         .group_by(col(TimelineEntry.incident_id))
     )
-    return dict((await session.execute(statement)).all())
+
+
+async def sre_engagements(
+    session: AsyncSession, incident_ids: SelectOfScalar[uuid.UUID] | Sequence[uuid.UUID]
+) -> dict[uuid.UUID, datetime]:
+    """When SRE first engaged on each incident (see `measures`), by incident id."""
+    return dict((await session.execute(_sre_engagements(incident_ids))).tuples().all())
 
 
 async def note_sre_role(session: AsyncSession, incident: Incident) -> None:
@@ -233,13 +260,23 @@ async def summary(session: AsyncSession, filters: ReportFilters) -> SummaryOut:
         .where(*scope)
         .group_by(service_name),
     )
-    incidents = list(await session.scalars(select(Incident).where(*scope)))
-    engaged = await sre_engagements(session, select(col(Incident.id)).where(*scope))
-    to_sre = [measures.seconds(i.started_at, engaged[i.id]) for i in incidents if i.id in engaged]
-    total = len(incidents)
+    total = sum(by_severity.values())
+    started = col(Incident.started_at)
+
+    async def time_to(end: Any) -> Durations:
+        return await durations(session, select_columns(started, end).where(*scope))
+
+    engaged = _sre_engagements(select(col(Incident.id)).where(*scope)).subquery()
+    to_sre = await durations(
+        session,
+        select_columns(started, engaged.c.engaged_at)
+        .join(engaged, engaged.c.incident_id == col(Incident.id))
+        .where(*scope),
+        within=[minutes * 60 for minutes in ENGAGED_WITHIN],
+    )
     shares = {}
     for minutes in ENGAGED_WITHIN:
-        within = sum(1 for s in to_sre if s is not None and s <= minutes * 60)
+        within = to_sre.within[minutes * 60]
         shares[f"within_{minutes}_min"] = Share(
             count=within, share=within / total if total else None
         )
@@ -268,18 +305,10 @@ async def summary(session: AsyncSession, filters: ReportFilters) -> SummaryOut:
         by_severity={s.value: by_severity.get(s.value, 0) for s in Severity},
         by_status={s.value: by_status.get(s.value, 0) for s in Status},
         by_service=dict(sorted(by_service.items())),
-        time_to_acknowledge=stat(
-            _durations(
-                measures.seconds(i.started_at, measures.acknowledged_at(i)) for i in incidents
-            )
-        ),
-        time_to_sre_engagement=stat(_durations(to_sre)),
-        time_to_mitigate=stat(
-            _durations(measures.seconds(i.started_at, measures.mitigated_at(i)) for i in incidents)
-        ),
-        time_to_resolve=stat(
-            _durations(measures.seconds(i.started_at, measures.resolved_at(i)) for i in incidents)
-        ),
+        time_to_acknowledge=_stat(await time_to(measures.acknowledged_at_sql())),
+        time_to_sre_engagement=_stat(to_sre),
+        time_to_mitigate=_stat(await time_to(measures.mitigated_at_sql())),
+        time_to_resolve=_stat(await time_to(col(Incident.resolved_at))),
         sre_engaged=SreEngagement(**shares),
         services=await _service_figures(session, filters, by_service),
         action_items=ActionItemFigures(
