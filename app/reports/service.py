@@ -133,13 +133,6 @@ def _sre_engagements(
     )
 
 
-async def sre_engagements(
-    session: AsyncSession, incident_ids: SelectOfScalar[uuid.UUID] | Sequence[uuid.UUID]
-) -> dict[uuid.UUID, datetime]:
-    """When SRE first engaged on each incident (see `measures`), by incident id."""
-    return dict((await session.execute(_sre_engagements(incident_ids))).tuples().all())
-
-
 async def note_sre_role(session: AsyncSession, incident: Incident) -> None:
     """Called when someone takes the `sre` role: the first one feeds the histogram.
 
