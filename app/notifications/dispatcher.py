@@ -167,11 +167,13 @@ class Dispatcher:
         return fanned == FAN_OUT_BATCH or len(jobs) == free
 
     async def _purge(self) -> None:
+        # Due again later even if this fails: a failing purge must not stop deliveries.
+        self._purge_due = time.monotonic() + PURGE_EVERY_SECONDS
         ttl = timedelta(hours=self._settings.idempotency_ttl_hours)
         async with self._database.sessionmaker() as session, session.begin():
             purged = await idempotency.purge_expired(session, ttl=ttl, limit=PURGE_BATCH)
-        # A full batch: more may be waiting, so look again next turn.
-        self._purge_due = time.monotonic() + (0 if purged == PURGE_BATCH else PURGE_EVERY_SECONDS)
+        if purged == PURGE_BATCH:  # more may be waiting: look again next turn
+            self._purge_due = 0.0
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._inflight.pop(task, None)
