@@ -5,12 +5,12 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Response, status
 from fastapi.responses import JSONResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from app.core.api import API_PREFIX
-from app.core.db import SessionDep
+from app.core.db import DatabaseDep, SessionDep, SettingsDep
 from app.core.errors import (
     PROBLEM_JSON,
     AppError,
@@ -71,13 +71,12 @@ def _stream_problems(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]
 )
 async def create_subscription(
     body: SubscriptionCreate,
-    request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     _: AdminSubscriptions,
     idempotency: IdempotencyDep,
 ) -> JSONResponse:
     """Subscribe a URL to events; the response holds the signing secret, shown this once."""
-    settings = request.app.state.settings
     subscription = await service.create_subscription(session, body, settings=settings)
     return await idempotency.respond(
         SubscriptionCreated.of(subscription),
@@ -116,13 +115,12 @@ async def get_subscription(
 async def update_subscription(
     subscription_id: uuid.UUID,
     body: SubscriptionUpdate,
-    request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     _: AdminSubscriptions,
 ) -> SubscriptionOut:
     """Change the URL, events, format or secret; pause or resume with `active`."""
     subscription = await service.get_subscription(session, subscription_id, for_update=True)
-    settings = request.app.state.settings
     updated = await service.update_subscription(session, subscription, body, settings=settings)
     return SubscriptionOut.of(updated)
 
@@ -214,7 +212,8 @@ async def _start(
     responses=_stream_problems(Unauthorized, Forbidden, InvalidInput),
 )
 async def stream_events(
-    request: Request,
+    database: DatabaseDep,
+    settings: SettingsDep,
     start: Annotated[stream.Cursor, Depends(_start)],
     _: ReadIncidents,
     types: Annotated[
@@ -228,10 +227,9 @@ async def stream_events(
     ] = None,
 ) -> AsyncIterator[ServerSentEvent]:
     """Domain events as Server-Sent Events (`id`, `event` = type, JSON `data`); resumable."""
-    settings = request.app.state.settings
     quiet_since = time.monotonic()
     async for item in stream.follow(
-        request.app.state.database,
+        database,
         start,
         types=types,
         poll_seconds=settings.dispatch_poll_seconds,

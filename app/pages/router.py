@@ -4,12 +4,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Cookie, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.api import API_PREFIX
 from app.core.clock import utcnow
-from app.core.db import SessionDep
+from app.core.db import SessionDep, SettingsDep
 from app.core.errors import Forbidden, Unauthorized, responses
 from app.core.security import Credentials, Principal, Scope, get_principal, hash_key
+from app.core.settings import Settings
 from app.incidents import lookup
 from app.incidents.deps import IncidentId
 from app.incidents.lookup import IncidentNotFound
@@ -31,10 +33,13 @@ _HOW = (
 
 
 async def _viewer(
-    request: Request, session: SessionDep, credentials: Credentials, cookie: str | None
+    request: Request,
+    session: AsyncSession,
+    settings: Settings,
+    credentials: Credentials,
+    cookie: str | None,
 ) -> tuple[Principal, str | None]:
     """The caller, and a cookie to set when the caller came with the key itself."""
-    settings = request.app.state.settings
     if credentials is not None:
         principal = await get_principal(request, session, credentials)
         ticket = page_session.issue(principal, hash_key(credentials.credentials), utcnow())
@@ -67,12 +72,13 @@ async def _viewer(
 async def incident_page(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     incident_id: IncidentId,
     credentials: Credentials,
     muster_page: Annotated[str | None, Cookie(include_in_schema=False, max_length=200)] = None,
 ) -> Response:
     """Header, participants, checklist, open rollback review, suspects, timeline, postmortem."""
-    _, ticket = await _viewer(request, session, credentials, muster_page)
+    _, ticket = await _viewer(request, session, settings, credentials, muster_page)
     incident = await lookup.get_incident(session, incident_id)
     document = await postmortem_service.build(session, incident)
     review = page.open_review(await rollback_service.reviews_of(session, incident))
@@ -88,7 +94,7 @@ async def incident_page(
             path=f"{API_PREFIX}/incidents/",
             httponly=True,
             samesite="strict",
-            secure=request.app.state.settings.public_url.startswith("https:"),
+            secure=settings.public_url.startswith("https:"),
         )
     return response
 
