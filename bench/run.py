@@ -24,6 +24,8 @@ from pathlib import Path
 import asyncpg
 import httpx
 
+from bench.page import percentile
+
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
 BASE_URL = os.environ.get("MUSTER_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -232,6 +234,113 @@ def row(name: str, figures: dict[str, float]) -> str:
     )
 
 
+PAGE_RATE, PAGE_SECONDS = 20, 10
+STORM_GROUPS, STORM_SENDERS = 1_000, 50
+SRE_SECRET = "bench-sre-signing-secret-0123456789"
+
+
+def rss_mb(server: Server) -> float:
+    """Resident memory of the server's serving worker (the largest leaf of its tree)."""
+    leaves, pending = [], [server.process.pid]
+    while pending:
+        pid = pending.pop()
+        try:
+            children = [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        except OSError:
+            continue
+        pending += children
+        if not children:
+            leaves.append(pid)
+    sizes = []
+    for pid in leaves:
+        status = Path(f"/proc/{pid}/status").read_text()
+        sizes.append(int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024)
+    return round(max(sizes), 1)
+
+
+def tool(*args: str) -> dict[str, object]:
+    """Runs `python -m bench.page …` in its own process; its JSON answer."""
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.page", *args],
+        capture_output=True, text=True, check=True, cwd=HERE.parent,
+    ).stdout
+    return json.loads(out.splitlines()[-1])
+
+
+def pages(receiver: Server) -> list[dict[str, object]]:
+    return httpx.get(f"{receiver.url}/pages", timeout=10).json()
+
+
+def wait_for_pages(receiver: Server, groups: set[str], seconds: float) -> dict[str, list[float]]:
+    """Each group's page arrival times, once every group has one (or time is up)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        arrivals: dict[str, list[float]] = {}
+        for page in pages(receiver):
+            if page["group"] in groups and page["type"] == "incident.created":
+                arrivals.setdefault(page["group"], []).append(page["at"])
+        if len(arrivals) == len(groups) or time.monotonic() > deadline:
+            return arrivals
+        time.sleep(0.2)
+
+
+def time_to_page(server: Server, receiver: Server, tag: str) -> dict[str, float]:
+    """Notification answered → the SRE receiver has the page, at PAGE_RATE new groups/s."""
+    sent = tool(
+        "alerts", "--url", server.url, "--token", AM_TOKEN, "--tag", tag,
+        "--rate", str(PAGE_RATE), "--count", str(PAGE_RATE * PAGE_SECONDS),
+    )
+    answered = sent["answered"]
+    arrivals = wait_for_pages(receiver, set(answered), 30)
+    waits = sorted((min(arrivals[g]) - at) * 1000 for g, at in answered.items() if g in arrivals)
+    return {
+        "p50": percentile(waits, 0.5),
+        "p99": percentile(waits, 0.99),
+        "lost": len(answered) - len(arrivals),
+        "errors": sum(code != 200 for code in sent["statuses"].values()),
+    }
+
+
+def storm(server: Server, receiver: Server, dsn: str, tag: str) -> dict[str, float]:
+    """STORM_GROUPS new groups from STORM_SENDERS concurrent senders: first send → last page."""
+    sent = tool(
+        "alerts", "--url", server.url, "--token", AM_TOKEN, "--tag", tag,
+        "--count", str(STORM_GROUPS), "--concurrency", str(STORM_SENDERS),
+    )
+    groups = set(sent["statuses"])
+    arrivals = wait_for_pages(receiver, groups, 120)
+    last = max((min(times) for times in arrivals.values()), default=sent["started"])
+
+    async def incidents_per_group() -> list[int]:
+        connection = await asyncpg.connect(dsn)
+        try:
+            rows = await connection.fetch(
+                "SELECT count(*) AS n FROM incidents WHERE labels->>'bench_group' LIKE $1 "
+                "GROUP BY labels->>'bench_group'", f"{tag}-%",
+            )
+        finally:
+            await connection.close()
+        return [row["n"] for row in rows]
+
+    counts = asyncio.run(incidents_per_group())
+    return {
+        "drain_s": round(last - sent["started"], 2),
+        "answered_s": round(max(sent["answered"].values()) - sent["started"], 2),
+        "lost": len(groups) - len(arrivals) + (len(groups) - len(counts)),
+        "duplicated": sum(n - 1 for n in counts) + sum(len(t) - 1 for t in arrivals.values()),
+        "errors": sum(code != 200 for code in sent["statuses"].values()),
+    }
+
+
+def steady(server: Server, kind: str, capacity: float, token: str, path: str = "") -> dict[str, float]:
+    """Open-loop latency at half of `capacity` (requests a second, measured in this run)."""
+    result = tool(
+        "steady", "--url", server.url, "--token", token, "--kind", kind, "--path", path,
+        "--rate", str(round(capacity / 2, 1)), "--seconds", "10",
+    )
+    return result  # type: ignore[return-value]
+
+
 def main() -> None:
     cores = os.cpu_count() or 1
     db = f"muster_bench_{uuid.uuid4().hex[:8]}"
@@ -268,6 +377,7 @@ def main() -> None:
         servers.append(ceiling)
         muster = Server("muster-1", [str(BIN / "muster"), "serve"], env1, "/readyz", tmp)
         servers.append(muster)
+        rss_idle = rss_mb(muster)
         # Reads first, each right after its seeding: list_growth compares table sizes,
         # not what the write workloads leave behind.
         print(f"seeding {SMALL} incidents …", file=sys.stderr)
@@ -310,6 +420,13 @@ def main() -> None:
             muster, "create.lua", path="/api/v1/incidents", env=api, connections=LIGHT_CONNECTIONS
         )
         asyncio.run(drain(dsn))
+        # Open loop at half of each capacity just measured: latency a user feels at a
+        # steady load, every request timed from when it was due.
+        results["steady_create"] = steady(muster, "create", results["create"]["rps"], key)
+        results["steady_timeline"] = steady(muster, "get", results["timeline"]["rps"], key, timeline)
+        results["steady_ingest"] = steady(muster, "ingest", results["ingest"]["rps"], AM_TOKEN)
+        asyncio.run(drain(dsn))
+        rss_after = rss_mb(muster)
         muster.stop()
         servers.remove(muster)
 
@@ -320,6 +437,26 @@ def main() -> None:
         results["ingest_2w"] = measure(muster2, "alertmanager.lua", path=AM_PATH, env=am)
         asyncio.run(drain(dsn))
         results["create_2w"] = measure(muster2, "create.lua", path="/api/v1/incidents", env=api)
+        asyncio.run(drain(dsn))
+        muster2.stop()
+        servers.remove(muster2)
+
+        receiver = Server("receiver", [sys.executable, "-m", "bench.page", "receive", "{port}"], os.environ, "/pages", tmp)
+        servers.append(receiver)
+        sre = {"MUSTER_SRE_NOTIFY_URLS": f"{receiver.url}/sre", "MUSTER_SRE_NOTIFY_SECRET": SRE_SECRET}
+        print("time to page, alert storm …", file=sys.stderr)
+        for name, env in (
+            ("page", muster_env(sa_url, 1) | sre),
+            ("page_sqlite", muster_env(f"sqlite+aiosqlite:///{tmp / 'page.db'}", 1) | sre),
+        ):
+            paging = Server(f"muster-{name}", [str(BIN / "muster"), "serve"], env, "/readyz", tmp)
+            servers.append(paging)
+            results[name] = time_to_page(paging, receiver, f"{name}-{uuid.uuid4().hex[:6]}")
+            paging.stop()
+            servers.remove(paging)
+        stormed = Server("muster-storm", [str(BIN / "muster"), "serve"], muster_env(sa_url, 2) | sre, "/readyz", tmp)
+        servers.append(stormed)
+        results["storm"] = storm(stormed, receiver, dsn, f"storm-{uuid.uuid4().hex[:6]}")
     finally:
         for server in servers:
             server.stop()
@@ -349,6 +486,28 @@ def main() -> None:
     }
     for name, label in labels.items():
         print(row(label, results[name]))
+    print(f"\nopen loop at half of the capacity above, 10 s, latency from each request's due time")
+    for name, label in (
+        ("steady_create", "POST /incidents"),
+        ("steady_timeline", "GET timeline page"),
+        ("steady_ingest", "Alertmanager ingest, 80% repeats"),
+    ):
+        figures = results[name]
+        print(
+            f"{label:<44} {figures['requests'] / 10:>9.1f} {figures['p50_ms']:>8.1f} "
+            f"{figures['p99_ms']:>8.1f}  errors {figures['errors']}, client CPU {figures['client_cpu_share']:.0%}"
+        )
+    print(f"\ntime to page at {PAGE_RATE} new incidents/s for {PAGE_SECONDS} s (answered 200 → SRE receiver has it)")
+    for name, label in (("page", "PostgreSQL, 1 worker"), ("page_sqlite", "SQLite, 1 worker")):
+        figures = results[name]
+        print(f"{label:<44} p50 {figures['p50']:>7.1f} ms  p99 {figures['p99']:>7.1f} ms  lost {figures['lost']}")
+    figures = results["storm"]
+    print(
+        f"storm: {STORM_GROUPS:,} new groups from {STORM_SENDERS} senders, 2 workers: all answered in "
+        f"{figures['answered_s']} s, every page received {figures['drain_s']} s after the first send; "
+        f"lost {figures['lost']}, duplicated {figures['duplicated']}"
+    )
+    print(f"resident memory of the worker: {rss_idle} MB at start, {rss_after} MB after the workloads")
     summary = {
         "ingest_alerts_per_s": round(results["ingest"]["rps"] * 5, 1),
         "ingest_p99_ms": round(results["ingest"]["p99"], 1),
@@ -370,6 +529,17 @@ def main() -> None:
         f"ingest_p99_ms_{LIGHT_CONNECTIONS}_connections": round(results["ingest_light"]["p99"], 1),
         f"create_p99_ms_{LIGHT_CONNECTIONS}_connections": round(results["create_light"]["p99"], 1),
         f"timeline_p99_ms_{LIGHT_CONNECTIONS}_connections": round(results["timeline_light"]["p99"], 1),
+        "page_p50_ms": results["page"]["p50"],
+        "page_p99_ms": results["page"]["p99"],
+        "page_p99_ms_sqlite": results["page_sqlite"]["p99"],
+        "storm_drain_s": results["storm"]["drain_s"],
+        "storm_lost": results["storm"]["lost"],
+        "storm_duplicated": results["storm"]["duplicated"],
+        "steady_p99_ms_create": results["steady_create"]["p99_ms"],
+        "steady_p99_ms_timeline": results["steady_timeline"]["p99_ms"],
+        "steady_p99_ms_ingest": results["steady_ingest"]["p99_ms"],
+        "rss_mb_idle": rss_idle,
+        "rss_mb_after": rss_after,
         "errors": int(sum(r["errors"] for r in results.values())),
         "cores": cores,
     }

@@ -1,0 +1,229 @@
+"""What an SRE feels: time to page, an alert storm, latency at a steady offered load.
+
+Three processes of their own, apart from the server, so that neither steals the
+server's event loop:
+
+- `python -m bench.page receive PORT`: the SRE receiver. It notes when each page
+  arrives (wall clock, the same machine's as the sender's) and which alert group it is
+  about, and answers `GET /pages` with everything it noted.
+- `python -m bench.page alerts …`: Alertmanager notifications of new groups, either
+  at a fixed rate (open loop) or as a storm of concurrent senders; prints one JSON
+  line with, per group, when its notification was answered.
+- `python -m bench.page steady …`: an open-loop load generator. Requests are due at
+  fixed times (`rate` a second); each one's latency is measured from when it was due,
+  not from when it was sent, so a stall in the server shows as latency instead of
+  as requests not sent (no coordinated omission). It reports its own CPU share, so a
+  generator that fell behind is seen.
+"""
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import orjson
+import uvicorn
+
+# --- the receiver --------------------------------------------------------------------
+
+
+class Receiver:
+    """An ASGI app: POSTs are pages, GET /pages lists them."""
+
+    def __init__(self) -> None:
+        self.pages: list[dict[str, Any]] = []
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        arrived = time.time()
+        if scope["method"] == "POST":
+            headers = dict(scope["headers"])
+            event = orjson.loads(body)
+            labels = event.get("data", {}).get("incident", {}).get("labels", {})
+            self.pages.append(
+                {
+                    "at": arrived,
+                    "group": labels.get("bench_group"),
+                    "webhook_id": headers.get(b"webhook-id", b"").decode(),
+                    "type": event.get("type"),
+                }
+            )
+            answer = b""
+        else:
+            answer = orjson.dumps(self.pages)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": answer})
+
+
+def receive(port: int) -> None:
+    uvicorn.run(Receiver(), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+# --- Alertmanager notifications of new groups ------------------------------------------
+
+
+def notification(group: str) -> bytes:
+    """A firing notification of 5 alerts, shaped like Alertmanager's (version 4)."""
+    common = {"alertname": "BenchPage", "service": "svc-page", "severity": "critical"}
+    alerts = [
+        {
+            "status": "firing",
+            "labels": common | {"instance": f"i-{i}", "bench_group": group},
+            "annotations": {"summary": "page latency probe"},
+            "startsAt": "2026-11-28T14:01:26.07Z",
+            "endsAt": "0001-01-01T00:00:00Z",
+            "generatorURL": "http://prometheus/graph",
+            "fingerprint": f"{uuid.uuid5(uuid.NAMESPACE_OID, group).hex[:14]}{i:02d}",
+        }
+        for i in range(5)
+    ]
+    return orjson.dumps(
+        {
+            "receiver": "muster",
+            "status": "firing",
+            "alerts": alerts,
+            "groupLabels": {"bench_group": group},
+            "commonLabels": common | {"bench_group": group},
+            "commonAnnotations": {"summary": "page latency probe"},
+            "externalURL": "http://alertmanager:9093",
+            "version": "4",
+            "groupKey": f'{{}}:{{bench_group="{group}"}}',
+            "truncatedAlerts": 0,
+        }
+    )
+
+
+async def send_alerts(args: argparse.Namespace) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {args.token}", "Content-Type": "application/json"}
+    groups = [f"{args.tag}-{i}" for i in range(args.count)]
+    answered: dict[str, float] = {}
+    statuses: dict[str, int] = {}
+    limits = httpx.Limits(max_connections=args.concurrency or 64)
+    async with httpx.AsyncClient(base_url=args.url, headers=headers, limits=limits, timeout=60) as http:
+
+        async def post(group: str) -> None:
+            response = await http.post("/api/v1/webhooks/alertmanager", content=notification(group))
+            answered[group], statuses[group] = time.time(), response.status_code
+
+        started = time.time()
+        if args.concurrency:  # a storm: that many senders, each posting its share back to back
+            queue = list(reversed(groups))
+
+            async def sender() -> None:
+                while queue:
+                    await post(queue.pop())
+
+            await asyncio.gather(*(sender() for _ in range(args.concurrency)))
+        else:
+            await open_loop(args.rate, len(groups), lambda i: post(groups[i]))
+    return {"started": started, "answered": answered, "statuses": statuses}
+
+
+# --- open-loop load ---------------------------------------------------------------------
+
+
+async def open_loop(
+    rate: float, count: int, request: Callable[[int], Awaitable[None]]
+) -> list[float]:
+    """Starts request i at `start + i / rate`, whatever earlier ones are doing; returns
+    each one's latency in ms from when it was due."""
+    loop = asyncio.get_running_loop()
+    start = loop.time() + 0.05
+    latencies: list[float] = []
+
+    async def one(i: int, due: float) -> None:
+        await request(i)
+        latencies.append((loop.time() - due) * 1000)
+
+    tasks = []
+    for i in range(count):
+        due = start + i / rate
+        delay = due - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(i, due)))
+    await asyncio.gather(*tasks)
+    return latencies
+
+
+async def steady(args: argparse.Namespace) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {args.token}", "Content-Type": "application/json"}
+    errors = 0
+    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+    async with httpx.AsyncClient(base_url=args.url, headers=headers, limits=limits, timeout=30) as http:
+
+        async def request(i: int) -> None:
+            nonlocal errors
+            if args.kind == "create":
+                response = await http.post(
+                    "/api/v1/incidents",
+                    json={"title": f"steady {args.tag} {i}"},
+                    headers={"Idempotency-Key": f"{args.tag}-{i}"},
+                )
+            elif args.kind == "ingest":  # the bench's mix: 80 % repeats of 20 known groups
+                group = f"{args.tag}-{i}" if i % 5 == 0 else f"steady-repeat-{i % 20}"
+                response = await http.post(
+                    "/api/v1/webhooks/alertmanager", content=notification(group)
+                )
+            else:
+                response = await http.get(args.path)
+            errors += not response.is_success
+
+        cpu, wall = time.process_time(), time.monotonic()
+        latencies = await open_loop(args.rate, int(args.rate * args.seconds), request)
+        cpu_share = (time.process_time() - cpu) / (time.monotonic() - wall)
+    latencies.sort()
+    return {
+        "requests": len(latencies),
+        "errors": errors,
+        "p50_ms": percentile(latencies, 0.50),
+        "p99_ms": percentile(latencies, 0.99),
+        "client_cpu_share": round(cpu_share, 3),
+    }
+
+
+def percentile(ordered: list[float], q: float) -> float:
+    if not ordered:
+        return 0.0
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="bench.page")
+    commands = parser.add_subparsers(dest="command", required=True)
+    receiver = commands.add_parser("receive")
+    receiver.add_argument("port", type=int)
+    alerts = commands.add_parser("alerts")
+    load = commands.add_parser("steady")
+    for command in (alerts, load):
+        command.add_argument("--url", required=True)
+        command.add_argument("--token", required=True)
+        command.add_argument("--tag", default=uuid.uuid4().hex[:8])
+        command.add_argument("--rate", type=float, default=20.0)
+    alerts.add_argument("--count", type=int, default=200)
+    alerts.add_argument("--concurrency", type=int, default=0, help="a storm of senders")
+    load.add_argument("--kind", choices=["create", "ingest", "get"], required=True)
+    load.add_argument("--path", default="")
+    load.add_argument("--seconds", type=float, default=10.0)
+    args = parser.parse_args()
+    if args.command == "receive":
+        receive(args.port)
+        return
+    run = send_alerts if args.command == "alerts" else steady
+    sys.stdout.write(json.dumps(asyncio.run(run(args))) + "\n")
+
+
+if __name__ == "__main__":
+    main()
