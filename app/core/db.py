@@ -1,11 +1,15 @@
 """Engine, session dependency, column types and the metadata naming convention."""
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from typing import Annotated, Any
 
+import asyncpg
 import orjson
 from fastapi import Depends, Request
 from sqlalchemy import (
@@ -38,6 +42,10 @@ from sqlmodel import SQLModel
 
 from app.core.pool import FairAsyncPool
 from app.core.settings import Settings
+
+log = logging.getLogger("muster.db")
+# How often an idle LISTEN connection is checked, so a silently dead one is noticed.
+LISTEN_CHECK_SECONDS = 30.0
 
 # Stable constraint names on both backends; set before any table model is defined.
 SQLModel.metadata.naming_convention = {
@@ -217,6 +225,7 @@ def _flush_queued_rows(session: Session) -> None:
 def _drop_queued_rows(session: Session, _previous: Any) -> None:
     session.info.pop(_PENDING, None)
     session.info.pop(_AFTER_COMMIT, None)
+    session.info.pop(_OUTBOX_WRITTEN, None)
 
 
 _AFTER_COMMIT = "muster_after_commit"
@@ -242,6 +251,29 @@ def add_row(session: AsyncSession, table: Table, row: dict[str, Any]) -> None:
     session.info.setdefault(_PENDING, {}).setdefault(table, []).append(row)
 
 
+# Outbox commits wake the dispatchers: in this process through the wake-ups that the
+# Database hands every session it makes, across replicas through PostgreSQL's NOTIFY
+# (a statement trigger on outbox_events, migration 0017) and `Database.listen`.
+OUTBOX_CHANNEL = "muster_outbox"
+_OUTBOX_WAKE_UPS = "muster.outbox_wake_ups"
+_OUTBOX_WRITTEN = "muster.outbox_written"
+
+
+def mark_outbox_written(session: AsyncSession) -> None:
+    """Once this session's transaction commits, wake whoever waits for outbox rows."""
+    if session.info.get(_OUTBOX_WRITTEN):
+        return
+    session.info[_OUTBOX_WRITTEN] = True
+    wake_ups = session.info.get(_OUTBOX_WAKE_UPS, ())
+
+    def wake() -> None:
+        session.info.pop(_OUTBOX_WRITTEN, None)
+        for wake_up in wake_ups:
+            wake_up()
+
+    after_commit(session, wake)
+
+
 @dataclass
 class Database:
     engine: AsyncEngine
@@ -259,8 +291,12 @@ class Database:
         return cls(engine, engine.execution_options(isolation_level="AUTOCOMMIT"))
 
     def __post_init__(self) -> None:
+        self.outbox_listeners: list[Callable[[], None]] = []
         self.sessionmaker = async_sessionmaker(
-            self.engine, expire_on_commit=False, sync_session_class=BatchingSession
+            self.engine,
+            expire_on_commit=False,
+            sync_session_class=BatchingSession,
+            info={_OUTBOX_WAKE_UPS: self.outbox_listeners},
         )
         self.read_sessionmaker = async_sessionmaker(
             self.reader, expire_on_commit=False, sync_session_class=BatchingSession
@@ -268,6 +304,45 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+    async def listen(self, channel: str, notified: Callable[[], None]) -> None:
+        """Calls `notified` on each NOTIFY on `channel` from any process, until cancelled.
+
+        PostgreSQL only (SQLite serves one process, whose commits wake it directly).
+        The LISTEN connection is the driver's own, outside the pool; when it is lost,
+        it is opened again with back-off, and `notified` is called once it is back, for
+        what may have been missed meanwhile.
+        """
+        if self.engine.dialect.name != "postgresql":
+            return
+        dsn = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        delay = 0.5
+        while True:
+            try:
+                await _listen_until_lost(dsn, channel, notified)
+                delay = 0.5
+                log.warning("the LISTEN connection on %s was lost; reconnecting", channel)
+            except Exception as exc:  # refused, or a dead connection: any driver error
+                log.warning("cannot LISTEN on %s (retrying in %.1f s): %r", channel, delay, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+
+async def _listen_until_lost(dsn: str, channel: str, notified: Callable[[], None]) -> None:
+    connection = await asyncpg.connect(dsn, timeout=10)
+    lost = asyncio.Event()
+    try:
+        connection.add_termination_listener(lambda _: lost.set())
+        await connection.add_listener(channel, lambda *_: notified())
+        notified()
+        while not lost.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(LISTEN_CHECK_SECONDS):
+                    await lost.wait()
+            if not lost.is_set():
+                await connection.execute("SELECT 1")
+    finally:
+        connection.terminate()
 
 
 _READS = frozenset({"GET", "HEAD"})

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
 from app.core.clock import utcnow
-from app.core.db import JSONType, UTCDateTime, add_row, table_of
+from app.core.db import JSONType, UTCDateTime, add_row, mark_outbox_written, table_of
 
 
 class EventType(StrEnum):
@@ -108,6 +108,7 @@ def record_event(
     incident_id: uuid.UUID | None = None,
 ) -> None:
     """Queue an outbox row of `event_type` with JSON-ready `data` (`emit` is the way in)."""
+    mark_outbox_written(session)  # its commit wakes the dispatchers
     add_row(
         session,
         _OUTBOX,

@@ -27,8 +27,12 @@ twice, which Standard Webhooks receivers deduplicate. On a clean shutdown the
 dispatcher stops claiming, gives in-flight sends a short grace, then cancels the rest
 and hands them back as `pending`, due at once.
 
-New work is found by polling (`MUSTER_DISPATCH_POLL_SECONDS`, default 0.5 s); a busy
-dispatcher does not wait between turns, and a finished send wakes it to refill its slot.
+New work wakes the dispatcher at once: a commit that wrote outbox rows in this process
+calls its wake-up, and on PostgreSQL a commit in any replica NOTIFYs the channel this
+dispatcher LISTENs on (`Database.listen`). Fan-out and claim of a fresh event then take
+one short transaction. Polling (`MUSTER_DISPATCH_POLL_SECONDS`, default 0.5 s) stays
+as the fallback for due retries and for what a lost listener missed; a busy dispatcher
+does not wait between turns, and a finished send wakes it to refill its slot.
 """
 
 import asyncio
@@ -42,7 +46,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from app.core import idempotency
-from app.core.db import Database
+from app.core.db import OUTBOX_CHANNEL, Database
 from app.core.settings import Settings
 from app.notifications import egress, formats, queue, signing
 from app.notifications.queue import Job, Outcome, RetryPolicy, SreTargets
@@ -84,16 +88,27 @@ class Dispatcher:
         self._task: asyncio.Task[None] | None = None
         self._trusted: httpx.AsyncClient  # for SRE targets, set in `run`
         self._purge_due = 0.0  # monotonic time of the next purge
+        self._listener: asyncio.Task[None] | None = None
         if self._sre.urls and self._sre.key is None:
             log.warning("MUSTER_SRE_NOTIFY_SECRET is not set: SRE notifications go out unsigned")
 
     def start(self) -> None:
+        self._database.outbox_listeners.append(self._wake.set)
+        self._listener = asyncio.create_task(
+            self._database.listen(OUTBOX_CHANNEL, self._wake.set), name="muster-listener"
+        )
         self._task = asyncio.create_task(self.run(), name="muster-dispatcher")
 
     async def stop(self) -> None:
         """Stop claiming, let in-flight sends finish briefly, release the rest."""
         self._stopping.set()
         self._wake.set()
+        with contextlib.suppress(ValueError):
+            self._database.outbox_listeners.remove(self._wake.set)
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
         if self._task is None:
             return
         done, _ = await asyncio.wait({self._task}, timeout=SHUTDOWN_GRACE_SECONDS + 5)
@@ -144,22 +159,24 @@ class Dispatcher:
         self._wake.clear()
 
     async def _turn(self, client: httpx.AsyncClient) -> bool:
-        """One fan-out and one claim; True when there is probably more to do at once."""
+        """One fan-out and one claim, in one transaction; True when there is probably more
+        to do at once."""
         if time.monotonic() >= self._purge_due:
             await self._purge()
+        free = self._settings.dispatch_concurrency - len(self._inflight)
         async with self._database.sessionmaker() as session, session.begin():
             fanned = await queue.fan_out(session, sre=self._sre, limit=FAN_OUT_BATCH)
-        free = self._settings.dispatch_concurrency - len(self._inflight)
+            jobs = []
+            if free > 0:
+                jobs = await queue.claim(
+                    session,
+                    lease=self._lease,
+                    limit=free,
+                    sre=self._sre,
+                    max_attempts=self._policy.max_attempts,
+                )
         if free <= 0:
             return fanned == FAN_OUT_BATCH
-        async with self._database.sessionmaker() as session, session.begin():
-            jobs = await queue.claim(
-                session,
-                lease=self._lease,
-                limit=free,
-                sre=self._sre,
-                max_attempts=self._policy.max_attempts,
-            )
         for job in jobs:
             task = asyncio.create_task(self._deliver(client, job))
             self._inflight[task] = job
