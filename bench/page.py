@@ -111,7 +111,9 @@ async def send_alerts(args: argparse.Namespace) -> dict[str, Any]:
     answered: dict[str, float] = {}
     statuses: dict[str, int] = {}
     limits = httpx.Limits(max_connections=args.concurrency or 64)
-    async with httpx.AsyncClient(base_url=args.url, headers=headers, limits=limits, timeout=60) as http:
+    async with httpx.AsyncClient(
+        base_url=args.url, headers=headers, limits=limits, timeout=60
+    ) as http:
 
         async def post(group: str) -> None:
             response = await http.post("/api/v1/webhooks/alertmanager", content=notification(group))
@@ -162,7 +164,9 @@ async def steady(args: argparse.Namespace) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {args.token}", "Content-Type": "application/json"}
     errors = 0
     limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
-    async with httpx.AsyncClient(base_url=args.url, headers=headers, limits=limits, timeout=30) as http:
+    async with httpx.AsyncClient(
+        base_url=args.url, headers=headers, limits=limits, timeout=30
+    ) as http:
 
         async def request(i: int) -> None:
             nonlocal errors
