@@ -49,6 +49,7 @@ from app.core import idempotency
 from app.core.db import OUTBOX_CHANNEL, Database
 from app.core.settings import Settings
 from app.notifications import egress, formats, queue, signing
+from app.notifications.models import Delivery
 from app.notifications.queue import Job, Outcome, RetryPolicy, SreTargets
 
 log = logging.getLogger("muster.dispatcher")
@@ -82,6 +83,7 @@ class Dispatcher:
         )
         self._lease = timedelta(seconds=settings.delivery_lease_seconds)
         self._deadline = 2 * settings.delivery_timeout_seconds
+        self._recorder = _Recorder(database, self._policy)
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
         self._inflight: dict[asyncio.Task[None], Job] = {}
@@ -194,7 +196,9 @@ class Dispatcher:
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._inflight.pop(task, None)
-        self._wake.set()
+        # Under a backlog, refill the slots in batches rather than one claim per send.
+        if len(self._inflight) <= self._settings.dispatch_concurrency // 2:
+            self._wake.set()
 
     async def _deliver(self, client: httpx.AsyncClient, job: Job) -> None:
         try:
@@ -203,8 +207,7 @@ class Dispatcher:
             await self._release([job])
             raise
         try:
-            async with self._database.sessionmaker() as session, session.begin():
-                delivery = await queue.record(session, job, outcome, policy=self._policy)
+            delivery = await self._recorder.record(job, outcome)
         except Exception as exc:  # the lease runs out and the delivery is retried
             log.warning("could not record delivery %s: %r", job.delivery_id, exc)
             return
@@ -274,3 +277,50 @@ class Dispatcher:
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
+
+
+class _Recorder:
+    """Records the outcomes of concurrent sends together (group commit).
+
+    The first send to finish records its outcome at once; outcomes that finish while a
+    recording transaction runs wait for it and are then recorded in one transaction, so
+    under a backlog a batch costs one BEGIN and one COMMIT instead of one each. If that
+    transaction fails, every outcome in it fails: their leases run out and they are
+    sent again, as a single failed recording would be.
+    """
+
+    def __init__(self, database: Database, policy: RetryPolicy) -> None:
+        self._database = database
+        self._policy = policy
+        self._waiting: list[tuple[Job, Outcome, asyncio.Future[Delivery | None]]] = []
+        self._lock = asyncio.Lock()
+
+    async def record(self, job: Job, outcome: Outcome) -> Delivery | None:
+        recorded: asyncio.Future[Delivery | None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((job, outcome, recorded))
+        async with self._lock:
+            if self._waiting:
+                batch, self._waiting = self._waiting, []
+                await self._record(batch)
+        return await recorded
+
+    async def _record(
+        self, batch: list[tuple[Job, Outcome, asyncio.Future[Delivery | None]]]
+    ) -> None:
+        try:
+            async with self._database.sessionmaker() as session, session.begin():
+                deliveries = [
+                    await queue.record(session, job, outcome, policy=self._policy)
+                    for job, outcome, _ in batch
+                ]
+        except BaseException as exc:  # cancelled too: no waiter may be left hanging
+            for _, _, recorded in batch:
+                if isinstance(exc, Exception):
+                    recorded.set_exception(exc)
+                else:
+                    recorded.cancel()
+            if isinstance(exc, Exception):
+                return
+            raise
+        for (_, _, recorded), delivery in zip(batch, deliveries, strict=True):
+            recorded.set_result(delivery)
