@@ -57,6 +57,7 @@ log = logging.getLogger("muster.dispatcher")
 FAN_OUT_BATCH = 200
 SHUTDOWN_GRACE_SECONDS = 1.0
 MAX_IDLE_AFTER_ERRORS = 30.0
+WAKE_INTERVAL_SECONDS = 0.02
 # Expired idempotency records (which may hold secrets) are purged this often, in batches.
 PURGE_EVERY_SECONDS = 60.0
 PURGE_BATCH = 500
@@ -91,6 +92,7 @@ class Dispatcher:
         self._trusted: httpx.AsyncClient  # for SRE targets, set in `run`
         self._purge_due = 0.0  # monotonic time of the next purge
         self._listener: asyncio.Task[None] | None = None
+        self._last_turn = 0.0  # monotonic time the last turn started
         if self._sre.urls and self._sre.key is None:
             log.warning("MUSTER_SRE_NOTIFY_SECRET is not set: SRE notifications go out unsigned")
 
@@ -140,6 +142,7 @@ class Dispatcher:
     async def _loop(self, client: httpx.AsyncClient) -> None:
         failures = 0
         while not self._stopping.is_set():
+            self._last_turn = time.monotonic()
             try:
                 busy = await self._turn(client)
                 failures = 0
@@ -158,6 +161,11 @@ class Dispatcher:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(seconds):
                 await self._wake.wait()
+        # Commits that wake the dispatcher gather for one turn, at most one every
+        # WAKE_INTERVAL_SECONDS: a busy API does not pay a dispatcher turn per commit.
+        rest = self._last_turn + WAKE_INTERVAL_SECONDS - time.monotonic()
+        if rest > 0 and not self._stopping.is_set():
+            await asyncio.sleep(rest)
         self._wake.clear()
 
     async def _turn(self, client: httpx.AsyncClient) -> bool:
