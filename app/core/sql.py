@@ -11,6 +11,7 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     ColumnElement,
     Interval,
     Select,
@@ -84,6 +85,43 @@ def json_list_contains(
         return contains
     members = func.json_each(column).table_valued("value")
     return exists().where(members.c.value == value)
+
+
+def json_object_contains(
+    column: SQLCoreOperations[Any], name: str, backend: Backend
+) -> ColumnElement[bool]:
+    """A JSON object of strings holds every key/value pair of the object bound as `name`.
+
+    PostgreSQL: `@>` on JSONB, which a GIN index serves. SQLite: no pair of the bound
+    object is missing from the column's `json_each`.
+    """
+    if backend == Backend.POSTGRESQL:
+        contains: ColumnElement[bool] = type_coerce(column, JSONB).contains(
+            bindparam(name, type_=JSONB)
+        )
+        return contains
+    wanted = func.json_each(bindparam(name, type_=JSON)).table_valued("key", "value")
+    held = func.json_each(column).table_valued("key", "value")
+    found = exists().where(held.c.key == wanted.c.key, held.c.value == wanted.c.value)
+    return ~exists().select_from(wanted).where(~found)
+
+
+def json_object_has_keys(
+    column: SQLCoreOperations[Any], name: str, backend: Backend
+) -> ColumnElement[bool]:
+    """A JSON object has every key of the list of strings bound as `name`.
+
+    PostgreSQL: `?&` on JSONB, which a GIN index serves. SQLite: no bound key is
+    missing from the column's `json_each`.
+    """
+    if backend == Backend.POSTGRESQL:
+        has_all: ColumnElement[bool] = type_coerce(column, JSONB).has_all(
+            bindparam(name, type_=ARRAY(String))
+        )
+        return has_all
+    wanted = func.json_each(bindparam(name, type_=JSON)).table_valued("value")
+    held = func.json_each(column).table_valued("key")
+    return ~exists().select_from(wanted).where(~exists().where(held.c.key == wanted.c.value))
 
 
 def json_list_elements(column: SQLCoreOperations[Any], backend: Backend) -> TableValuedAlias:

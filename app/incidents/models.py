@@ -7,7 +7,7 @@ from sqlmodel import Field, SQLModel, col, select
 from app.core.clock import utcnow
 from app.core.db import JSONType, UTCDateTime, postgresql_only
 from app.core.sql import unindexed
-from app.incidents.state import OPEN, Severity, Status
+from app.incidents.state import OPEN, DeclineReason, Severity, Status
 
 OPEN_PREDICATE = "alert_group IS NOT NULL AND status IN ({})".format(
     ", ".join(f"'{status}'" for status in sorted(OPEN))
@@ -52,6 +52,8 @@ class Incident(SQLModel, table=True):
             )
             for column in ("title", "summary")
         ),
+        # `label=` filters (`@>` for key:value, `?&` for presence): PostgreSQL only.
+        postgresql_only(Index("ix_incidents_labels", "labels", postgresql_using="gin")),
         # Recurrence matches API-opened incidents by their `alertname` label.
         Index("ix_incidents_label_alertname", text("(labels ->> 'alertname')")),
         # One open incident per Alertmanager group: concurrent notifications cannot open two.
@@ -93,6 +95,9 @@ class Incident(SQLModel, table=True):
     mitigated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    declined_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    decline_reason: DeclineReason | None = Field(default=None, sa_type=String(16))
+    decline_note: str | None = Field(default=None, sa_type=Text)
 
     __mapper_args__ = {"eager_defaults": True}
 

@@ -3,7 +3,8 @@
 An earlier incident matches when it had an alert with the same fingerprint as one of
 the new incident's alerts, or an alert of the same name (its `alertname`, or the
 `alertname` label of an incident opened through the API) while sharing a service
-with the new incident. Only incidents that started within the look-back
+with the new incident. Declined incidents (false alarms) are never matched. Only
+incidents that started within the look-back
 (`MUSTER_RECURRENCE_LOOKBACK_DAYS`, before the new one started) count, and the most
 recent match wins. Every path that opens incidents links it once the incident is
 complete: the API right after creating it, Alertmanager ingestion after attaching the
@@ -45,7 +46,7 @@ from app.core.sql import Backend, backend_of, in_bound, json_list_has_any
 from app.incidents import service as incident_service
 from app.incidents.events import IncidentUpdated
 from app.incidents.models import Incident, newest_match_first, reference_of
-from app.incidents.state import OPEN
+from app.incidents.state import OPEN, Status
 from app.timeline import service as timeline_service
 from app.timeline.models import EntryKind
 
@@ -148,7 +149,8 @@ def _lookups(
     look-back), `names` and `services` (same alert name on a shared service),
     `fingerprints` (same alert); `group` and `firing` for the `previous` look-ups.
     """
-    earlier = col(Incident.started_at) >= bindparam("since", type_=UTCDateTime())
+    declined = col(Incident.status) == Status.DECLINED  # a false alarm repeats nothing
+    earlier = (col(Incident.started_at) >= bindparam("since", type_=UTCDateTime())) & ~declined
     if bounded:
         earlier &= col(Incident.number) < bindparam("number")
     candidate = (col(Incident.id), col(Incident.number), col(Incident.services))
@@ -156,7 +158,7 @@ def _lookups(
     no_fingerprint = cast(null(), String).label("fingerprint")
     lookups = []
     if previous:
-        ended = col(Incident.status).not_in(OPEN)
+        ended = col(Incident.status).not_in([*OPEN, Status.DECLINED])
         lookups += [
             select(*candidate, no_name, no_fingerprint, true().label("previous")).where(
                 ended, col(Incident.alert_group) == bindparam("group")

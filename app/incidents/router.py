@@ -115,7 +115,16 @@ async def list_incidents(
     created_after: AwareUTC | None = None,
     created_before: AwareUTC | None = None,
     open_: Annotated[
-        bool | None, Query(alias="open", description="true: not yet resolved or closed")
+        bool | None,
+        Query(alias="open", description="true: not yet resolved, closed or declined"),
+    ] = None,
+    label: Annotated[
+        list[str] | None,
+        Query(
+            description="`key:value`: the label has that value; `key:` alone: the label is "
+            "set. Repeat for several: an incident must match all of them.",
+            examples=["team:payments"],
+        ),
     ] = None,
 ) -> Response:
     """List incidents, newest first, filtered."""
@@ -127,6 +136,7 @@ async def list_incidents(
         created_after=created_after,
         created_before=created_before,
         open=open_,
+        labels=service.parse_label_filters(label or []),
     )
     rows = await service.list_incidents(session, filters, page)
     return rows.to_response(incident_json)

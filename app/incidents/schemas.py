@@ -11,16 +11,18 @@ from app.core.clock import AwareUTC
 from app.core.patch import Patch
 from app.core.text import NOT_BLANK
 from app.incidents.models import Incident, reference_of
-from app.incidents.state import Severity, Status, allowed_moves
+from app.incidents.state import DeclineReason, Severity, Status, allowed_moves
 
 Title = Annotated[str, Field(min_length=1, max_length=300), NOT_BLANK]
 Service = Annotated[str, Field(min_length=1, max_length=100), NOT_BLANK]
-LabelKey = Annotated[str, StringConstraints(min_length=1, max_length=100)]
-LabelValue = Annotated[str, StringConstraints(max_length=500)]
+LABEL_KEY_MAX, LABEL_VALUE_MAX = 100, 500
+LabelKey = Annotated[str, StringConstraints(min_length=1, max_length=LABEL_KEY_MAX)]
+LabelValue = Annotated[str, StringConstraints(max_length=LABEL_VALUE_MAX)]
 Services = Annotated[list[Service], Field(max_length=50)]
 Labels = Annotated[dict[LabelKey, LabelValue], Field(max_length=64)]
 Handle = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[^\s]+$")]
 Summary = Annotated[str, StringConstraints(max_length=20_000)]
+DeclineNote = Annotated[str, StringConstraints(max_length=2_000)]
 
 
 class IncidentCreate(BaseModel):
@@ -49,7 +51,9 @@ class IncidentCreate(BaseModel):
 class IncidentUpdate(Patch):
     """Only the fields sent are changed. `status` must be a move the status machine allows."""
 
-    NOT_NULL = frozenset({"title", "severity", "status", "services", "labels", "commander"})
+    NOT_NULL = frozenset(
+        {"title", "severity", "status", "reason", "note", "services", "labels", "commander"}
+    )
     model_config = ConfigDict(extra="forbid")
 
     title: Title | None = None
@@ -58,6 +62,14 @@ class IncidentUpdate(Patch):
     services: Services | None = None
     labels: Labels | None = None
     status: Status | None = None
+    reason: DeclineReason | None = Field(
+        default=None,
+        description="Why the incident is declined: required with `status: declined`, "
+        "refused with any other body",
+    )
+    note: DeclineNote | None = Field(
+        default=None, description="Free text on the decline; only with `status: declined`"
+    )
     commander: Handle | None = Field(
         default=None, description="Handle of the new commander; joins them if not on the incident"
     )
@@ -77,6 +89,16 @@ UPDATE_EXAMPLES: dict[str, Example] = {
     "investigate": {"summary": "Start investigating", "value": {"status": "investigating"}},
     "mitigate": {"summary": "Mark mitigated", "value": {"status": "mitigated"}},
     "resolve": {"summary": "Resolve", "value": {"status": "resolved"}},
+    "decline-false-alarm": {
+        "summary": "Decline as a false alarm",
+        "description": "Final: the incident leaves the response-time figures and recurrence "
+        "matching, and is counted under `declined` in the summary report.",
+        "value": {
+            "status": "declined",
+            "reason": "false_positive",
+            "note": "Synthetic check misfired during the probe rollout",
+        },
+    },
     "raise-severity": {"summary": "Raise severity to sev1", "value": {"severity": "sev1"}},
     "hand-over-command": {
         "summary": "Hand over command (to a handle)",
@@ -108,6 +130,9 @@ class IncidentOut(BaseModel):
     mitigated_at: datetime | None
     resolved_at: datetime | None
     closed_at: datetime | None
+    declined_at: datetime | None
+    decline_reason: DeclineReason | None = Field(description="Set when `status` is `declined`")
+    decline_note: str | None
 
     @computed_field(examples=["INC-42"])  # type: ignore[prop-decorator]
     @property

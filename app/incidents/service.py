@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from sqlalchemy import (
     BindParameter,
     bindparam,
+    false,
     insert,
     or_,
 )
@@ -25,6 +26,8 @@ from app.core.sql import (
     backend_of,
     in_bound,
     json_list_has_any,
+    json_object_contains,
+    json_object_has_keys,
     next_in_counter,
     search_order,
 )
@@ -32,8 +35,22 @@ from app.deploys import service as deploys_service
 from app.deploys.models import Deploy
 from app.incidents.events import IncidentCreated, IncidentStatusChanged, IncidentUpdated
 from app.incidents.models import Counter, Incident
-from app.incidents.schemas import OUT_COLUMNS, IncidentCreate, IncidentUpdate
-from app.incidents.state import OPEN, STAMPS, Severity, Status, allowed_moves, can_move
+from app.incidents.schemas import (
+    LABEL_KEY_MAX,
+    LABEL_VALUE_MAX,
+    OUT_COLUMNS,
+    IncidentCreate,
+    IncidentUpdate,
+)
+from app.incidents.state import (
+    OPEN,
+    STAMPS,
+    DeclineReason,
+    Severity,
+    Status,
+    allowed_moves,
+    can_move,
+)
 from app.timeline import service as timeline_service
 from app.timeline.models import EntryKind
 
@@ -53,6 +70,43 @@ class IncidentFilters:
     created_after: datetime | None = None
     created_before: datetime | None = None
     open: bool | None = None
+    # `label=` filters: (key, value) pairs, value None for "has the key".
+    labels: tuple[tuple[str, str | None], ...] = ()
+
+
+MAX_LABEL_FILTERS = 20
+_LABEL_FIELD = "query.label"
+
+
+def _label_problem(key: str, colon: str, value: str) -> str | None:
+    if not colon:
+        return "must be key:value or key:"
+    if not key:
+        return "the key is empty"
+    if len(key) > LABEL_KEY_MAX:
+        return f"the key is longer than {LABEL_KEY_MAX} characters"
+    if len(value) > LABEL_VALUE_MAX:
+        return f"the value is longer than {LABEL_VALUE_MAX} characters"
+    return None
+
+
+def parse_label_filters(values: list[str]) -> tuple[tuple[str, str | None], ...]:
+    """`key:value` (that value) or `key:` (any value): split at the first colon."""
+    if len(values) > MAX_LABEL_FILTERS:
+        raise InvalidInput(
+            f"At most {MAX_LABEL_FILTERS} `label` filters",
+            errors=[FieldProblem(field=_LABEL_FIELD, message="too many", type="too_long")],
+        )
+    parsed = []
+    for value in values:
+        key, colon, wanted = value.partition(":")
+        if problem := _label_problem(key, colon, wanted):
+            raise InvalidInput(
+                f"label={value[:120]!r}: {problem}",
+                errors=[FieldProblem(field=_LABEL_FIELD, message=problem, type="label_filter")],
+            )
+        parsed.append((key, wanted or None))
+    return tuple(parsed)
 
 
 def _not_future(started_at: datetime) -> None:
@@ -166,6 +220,14 @@ def _pages(backend: Backend, filters: frozenset[str]) -> Keyset[dict[str, Any]]:
         )
     if "services" in filters:
         statement = statement.where(json_list_has_any(col(Incident.services), "services", backend))
+    if "label_pairs" in filters:
+        labels = col(Incident.labels)
+        statement = statement.where(json_object_contains(labels, "label_pairs", backend))
+    if "label_keys" in filters:
+        labels = col(Incident.labels)
+        statement = statement.where(json_object_has_keys(labels, "label_keys", backend))
+    if "nothing" in filters:
+        statement = statement.where(false())
     sorted_by = search_order(backend, *_ORDER) if "pattern" in filters else ()
     return Keyset(statement, *_ORDER, plain_rows=True, sorted_by=sorted_by)
 
@@ -182,6 +244,12 @@ async def list_incidents(
         "pattern": f"%{_escape_like(filters.q)}%" if filters.q else None,
         "services": [filters.service] if filters.service else None,
     }
+    pairs: dict[str, str] = {}
+    for key, value in filters.labels:
+        if value is not None and pairs.setdefault(key, value) != value:
+            binds["nothing"] = True  # one key, two values: nothing has both
+    binds["label_pairs"] = pairs or None
+    binds["label_keys"] = sorted({key for key, value in filters.labels if value is None}) or None
     shape = {name for name, value in binds.items() if value}
     if filters.open is not None:
         shape.add("open" if filters.open else "ended")
@@ -203,6 +271,7 @@ async def update_incident(
     The commander is the participants' business (`flows.incidents.update_incident`).
     """
     sent = changes.model_fields_set
+    _check_decline(changes)
     if changes.status is not None:
         _check_move(incident, changes.status)
     cause = None
@@ -260,7 +329,9 @@ async def update_incident(
         await session.flush()
         emit(session, IncidentUpdated.of(incident, changed))
     if changes.status is not None:
-        await move(session, incident, changes.status, actor=actor)
+        await move(
+            session, incident, changes.status, actor=actor, reason=changes.reason, note=changes.note
+        )
     return incident
 
 
@@ -278,6 +349,30 @@ async def _named_cause(session: AsyncSession, deploy_id: uuid.UUID) -> Deploy:
         ) from None
 
 
+def _check_decline(changes: IncidentUpdate) -> None:
+    """`reason` (and `note`) go with a move to `declined`, and only with it."""
+    if changes.status == Status.DECLINED:
+        if changes.reason is None:
+            raise InvalidInput(
+                "Declining an incident needs a `reason`: "
+                + ", ".join(reason.value for reason in DeclineReason),
+                errors=[
+                    FieldProblem(field="body.reason", message="required to decline", type="missing")
+                ],
+            )
+        return
+    for field in ("reason", "note"):
+        if getattr(changes, field) is not None:
+            raise InvalidInput(
+                f"`{field}` is only sent with `status: declined`",
+                errors=[
+                    FieldProblem(
+                        field=f"body.{field}", message="only with status declined", type="extra"
+                    )
+                ],
+            )
+
+
 def _check_move(incident: Incident, target: Status) -> None:
     current = Status(incident.status)
     if can_move(current, target):
@@ -292,8 +387,19 @@ def _check_move(incident: Incident, target: Status) -> None:
     raise InvalidTransition(detail, extra={"current": current, "allowed": allowed})
 
 
-async def move(session: AsyncSession, incident: Incident, target: Status, *, actor: str) -> None:
-    """Move along the status machine, stamping the target's `*_at` the first time."""
+async def move(
+    session: AsyncSession,
+    incident: Incident,
+    target: Status,
+    *,
+    actor: str,
+    reason: DeclineReason | None = None,
+    note: str | None = None,
+) -> None:
+    """Move along the status machine, stamping the target's `*_at` the first time.
+
+    A move to `declined` records its `reason` (required) and `note`.
+    """
     _check_move(incident, target)
     previous = Status(incident.status)
     now = utcnow()
@@ -301,15 +407,18 @@ async def move(session: AsyncSession, incident: Incident, target: Status, *, act
     stamp = STAMPS.get(target)
     if stamp and getattr(incident, stamp) is None:
         setattr(incident, stamp, now)
+    text = f"Status {previous} → {target}"
+    data: dict[str, str | None] = {"from": previous, "to": target}
+    if target == Status.DECLINED:
+        if reason is None:
+            raise ValueError("a move to declined needs a reason")
+        incident.decline_reason, incident.decline_note = reason, note
+        text += f" ({reason}{f': {note}' if note else ''})"
+        data |= {"reason": reason, "note": note}
     touch(incident)
     await session.flush()
     timeline_service.record(
-        session,
-        incident,
-        EntryKind.STATUS_CHANGED,
-        f"Status {previous} → {target}",
-        author=actor,
-        data={"from": previous, "to": target},
+        session, incident, EntryKind.STATUS_CHANGED, text, author=actor, data=data
     )
     emit(session, IncidentStatusChanged.of(incident, previous, target))
 

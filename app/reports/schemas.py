@@ -20,7 +20,9 @@ class RecoveryStat(Stat):
 
 class Share(BaseModel):
     count: int
-    share: float | None = Field(description="count ÷ incidents in scope; null with no incidents")
+    share: float | None = Field(
+        description="count ÷ incidents in scope that were not declined; null with none"
+    )
 
 
 class SreEngagement(BaseModel):
@@ -46,6 +48,11 @@ class ActionItemFigures(BaseModel):
     overdue: int = Field(description="Open and past their due date (UTC)")
 
 
+class DeclinedFigures(BaseModel):
+    total: int = Field(description="Incidents in scope declined as not being incidents")
+    by_reason: dict[str, int] = Field(description="Every decline reason, with its count")
+
+
 class Window(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
@@ -59,7 +66,7 @@ EXAMPLE: dict[str, Any] = {
     "service": None,
     "severity": [],
     "environment": "production",
-    "incidents": 4,
+    "incidents": 5,
     "by_severity": {"sev1": 1, "sev2": 2, "sev3": 1, "sev4": 0},
     "by_status": {
         "triggered": 0,
@@ -68,6 +75,7 @@ EXAMPLE: dict[str, Any] = {
         "mitigated": 1,
         "resolved": 2,
         "closed": 0,
+        "declined": 1,
     },
     "by_service": {"checkout-api": 3, "payments-api": 2},
     "time_to_acknowledge": _STAT,
@@ -95,12 +103,17 @@ EXAMPLE: dict[str, Any] = {
     ],
     "action_items": {"total": 3, "open": 2, "overdue": 1},
     "recurrences": 1,
+    "declined": {
+        "total": 1,
+        "by_reason": {"false_positive": 1, "duplicate": 0, "not_an_incident": 0, "test": 0},
+    },
 }
 
 
 class SummaryOut(BaseModel):
     """Incidents that started in the window (and match the filters), and the deploys of
-    the window. Durations are measured from `started_at`."""
+    the window. Durations are measured from `started_at`, over the incidents that were
+    not declined; declined ones are counted in `incidents`, `by_*` and `declined`."""
 
     model_config = ConfigDict(json_schema_extra={"example": EXAMPLE})
 
@@ -120,3 +133,6 @@ class SummaryOut(BaseModel):
     services: list[ServiceFigures]
     action_items: ActionItemFigures = Field(description="Of the incidents in scope")
     recurrences: int = Field(description="Incidents in scope that repeat an earlier one")
+    declined: DeclinedFigures = Field(
+        description="False alarms and the like: left out of every time-to figure"
+    )

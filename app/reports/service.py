@@ -28,11 +28,12 @@ from app.core.errors import FieldProblem, InvalidInput
 from app.core.sql import backend_of, json_list_contains, json_list_elements
 from app.deploys.models import Deploy, DeployStatus
 from app.incidents.models import Incident
-from app.incidents.state import OPEN, Severity, Status
+from app.incidents.state import OPEN, DeclineReason, Severity, Status
 from app.participants.models import Role
 from app.reports import measures, metrics
 from app.reports.schemas import (
     ActionItemFigures,
+    DeclinedFigures,
     RecoveryStat,
     ServiceFigures,
     Share,
@@ -254,24 +255,33 @@ async def summary(session: AsyncSession, filters: ReportFilters) -> SummaryOut:
         .group_by(service_name),
     )
     total = sum(by_severity.values())
+    # Declined incidents were false alarms: counted apart (`declined`), never timed.
+    timed = [*scope, col(Incident.status) != Status.DECLINED]
+    measured = total - by_status.get(Status.DECLINED, 0)
+    declined = await _grouped(
+        session,
+        select(col(Incident.decline_reason), func.count())
+        .where(*scope, col(Incident.status) == Status.DECLINED)
+        .group_by(col(Incident.decline_reason)),
+    )
     started = col(Incident.started_at)
 
     async def time_to(end: Any) -> Durations:
-        return await durations(session, select_columns(started, end).where(*scope))
+        return await durations(session, select_columns(started, end).where(*timed))
 
-    engaged = _sre_engagements(select(col(Incident.id)).where(*scope)).subquery()
+    engaged = _sre_engagements(select(col(Incident.id)).where(*timed)).subquery()
     to_sre = await durations(
         session,
         select_columns(started, engaged.c.engaged_at)
         .join(engaged, engaged.c.incident_id == col(Incident.id))
-        .where(*scope),
+        .where(*timed),
         within=[minutes * 60 for minutes in ENGAGED_WITHIN],
     )
     shares = {}
     for minutes in ENGAGED_WITHIN:
         within = to_sre.within[minutes * 60]
         shares[f"within_{minutes}_min"] = Share(
-            count=within, share=within / total if total else None
+            count=within, share=within / measured if measured else None
         )
     in_scope = select(col(Incident.id)).where(*scope)
     items = col(ActionItem.incident_id).in_(in_scope)
@@ -310,4 +320,8 @@ async def summary(session: AsyncSession, filters: ReportFilters) -> SummaryOut:
             overdue=await count(unfinished, col(ActionItem.due) < today),
         ),
         recurrences=int(recurrences or 0),
+        declined=DeclinedFigures(
+            total=total - measured,
+            by_reason={reason.value: declined.get(reason.value, 0) for reason in DeclineReason},
+        ),
     )

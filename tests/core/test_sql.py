@@ -16,6 +16,8 @@ from app.core.sql import (
     json_list_contains,
     json_list_elements,
     json_list_has_any,
+    json_object_contains,
+    json_object_has_keys,
     next_in_counter,
     search_order,
     settled,
@@ -69,6 +71,29 @@ async def test_list_membership_and_json_lists(client, database):
             ("a", "checkout"),
             ("b", "search"),
         ]
+
+
+async def test_json_objects_hold_pairs_and_keys(client, database):
+    await make_incident(client, title="a", labels={"team": "pay", "region": "eu", "x": ""})
+    await make_incident(client, title="b", labels={"team": "pay", "region": "us"})
+    await make_incident(client, title="c", labels={})
+    async with database.sessionmaker() as session:
+        backend = backend_of(session)
+        labels = col(Incident.labels)
+        pairs = select(col(Incident.title)).where(json_object_contains(labels, "pairs", backend))
+        keys = select(col(Incident.title)).where(json_object_has_keys(labels, "keys", backend))
+
+        async def titles(statement, **binds):
+            return sorted((await session.scalars(statement, binds)).all())
+
+        assert await titles(pairs, pairs={"team": "pay"}) == ["a", "b"]
+        assert await titles(pairs, pairs={"team": "pay", "region": "eu"}) == ["a"]
+        assert await titles(pairs, pairs={"x": ""}) == ["a"]
+        assert await titles(pairs, pairs={"team": "pa"}) == []
+        assert await titles(pairs, pairs={"eu": "region"}) == []
+        assert await titles(keys, keys=["region"]) == ["a", "b"]
+        assert await titles(keys, keys=["region", "x"]) == ["a"]
+        assert await titles(keys, keys=["pay"]) == []
 
 
 async def test_orders_no_index_serves_keep_the_order(client, database):

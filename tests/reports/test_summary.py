@@ -131,6 +131,7 @@ async def test_every_figure_of_the_summary_is_exact(client, clock):
             "mitigated": 1,
             "resolved": 2,
             "closed": 0,
+            "declined": 0,
         },
         "by_service": {"checkout": 2, "payments": 2, "search": 1},
         # nearest rank: [60, 120, 360, 600] → median is the 2nd, p90 the 4th
@@ -175,6 +176,10 @@ async def test_every_figure_of_the_summary_is_exact(client, clock):
         ],
         "action_items": {"total": 3, "open": 2, "overdue": 1},
         "recurrences": 1,
+        "declined": {
+            "total": 0,
+            "by_reason": {"false_positive": 0, "duplicate": 0, "not_an_incident": 0, "test": 0},
+        },
     }
 
 
