@@ -97,7 +97,10 @@ def test_patch_examples_change_one_thing_each(document):
     assert len(patches) >= 8
     for path, example in patches:
         assert isinstance(example, dict), path
-        assert len(example) == 1, (path, example)
+        # A decline is one change: the move, with the reason (and note) it requires.
+        declining = example.get("status") == "declined"
+        changes = set(example) - ({"reason", "note"} if declining else set())
+        assert len(changes) == 1, (path, example)
 
 
 def test_operations_with_several_uses_have_named_examples(document):
@@ -110,6 +113,8 @@ def test_operations_with_several_uses_have_named_examples(document):
     assert update["resolve"] == {"status": "resolved"}
     assert update["raise-severity"] == {"severity": "sev1"}
     assert set(update["hand-over-command"]) == {"commander"}
+    assert update["decline-false-alarm"]["status"] == "declined"
+    assert update["decline-false-alarm"]["reason"] == "false_positive"
     decision = named(
         "/api/v1/incidents/{incident_id}/rollback-reviews/{review_id}/decision", "post"
     )
@@ -282,3 +287,14 @@ async def test_an_incident_run_from_the_examples_as_they_are(client, document):
     assert final["started_at"] == final["created_at"]
     entries = (await send("GET", f"{base}/timeline?limit=200"))["items"]
     assert entries[0]["kind"] == "incident_created"  # nothing back-dated before it
+
+
+async def test_the_decline_example_declines_an_incident_opened_from_its_example(client, document):
+    create = document["components"]["schemas"]["IncidentCreate"]["example"]
+    media = document["paths"]["/api/v1/incidents/{incident_id}"]["patch"]["requestBody"]
+    decline = media["content"]["application/json"]["examples"]["decline-false-alarm"]["value"]
+    incident = (await client.post("/api/v1/incidents", json=create)).json()
+    response = await client.patch(f"/api/v1/incidents/{incident['reference']}", json=decline)
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "declined"
+    assert response.json()["decline_reason"] == decline["reason"]

@@ -29,6 +29,7 @@ async def test_create_returns_the_incident_with_reference_location_and_etag(clie
         "mitigated",
         "resolved",
         "closed",
+        "declined",
     ]
     assert response.headers["location"] == f"/api/v1/incidents/{incident['reference']}"
     assert (await client.get(response.headers["location"])).json() == incident
