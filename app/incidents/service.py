@@ -220,11 +220,10 @@ def _pages(backend: Backend, filters: frozenset[str]) -> Keyset[dict[str, Any]]:
         )
     if "services" in filters:
         statement = statement.where(json_list_has_any(col(Incident.services), "services", backend))
+    labels = col(Incident.labels)
     if "label_pairs" in filters:
-        labels = col(Incident.labels)
         statement = statement.where(json_object_contains(labels, "label_pairs", backend))
     if "label_keys" in filters:
-        labels = col(Incident.labels)
         statement = statement.where(json_object_has_keys(labels, "label_keys", backend))
     if "nothing" in filters:
         statement = statement.where(false())
@@ -401,6 +400,8 @@ async def move(
     A move to `declined` records its `reason` (required) and `note`.
     """
     _check_move(incident, target)
+    if target == Status.DECLINED and reason is None:
+        raise ValueError("a move to declined needs a reason")  # callers check first
     previous = Status(incident.status)
     now = utcnow()
     incident.status = target
@@ -410,8 +411,6 @@ async def move(
     text = f"Status {previous} → {target}"
     data: dict[str, str | None] = {"from": previous, "to": target}
     if target == Status.DECLINED:
-        if reason is None:
-            raise ValueError("a move to declined needs a reason")
         incident.decline_reason, incident.decline_note = reason, note
         text += f" ({reason}{f': {note}' if note else ''})"
         data |= {"reason": reason, "note": note}
