@@ -10,6 +10,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import NoReturn
 
 import asyncpg
 import httpx
@@ -35,6 +36,18 @@ POSTGRES_URL = os.environ.get(
     "MUSTER_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 )
 REQUIRE_POSTGRES = os.environ.get("MUSTER_TEST_REQUIRE_POSTGRES") == "1"
+# In CI (and wherever PostgreSQL is required) nothing a test needs may be missing.
+EVERYTHING_REQUIRED = REQUIRE_POSTGRES or bool(os.environ.get("CI"))
+
+
+def unavailable(reason: str) -> NoReturn:
+    """What a test needs is not on this machine: a failure where everything is required
+    (CI), a skip saying why elsewhere."""
+    if EVERYTHING_REQUIRED:
+        pytest.fail(f"required here, but {reason}")
+    pytest.skip(reason)
+
+
 BACKENDS = ["sqlite", "postgres"]
 
 
@@ -52,9 +65,7 @@ async def fresh_database(backend: str, tmp_dir: Path) -> AsyncIterator[str]:
     try:
         admin = await asyncpg.connect(plain_dsn(POSTGRES_URL), timeout=5)
     except (OSError, asyncpg.PostgresError) as exc:
-        if REQUIRE_POSTGRES:
-            pytest.fail(f"PostgreSQL is required but unreachable at {POSTGRES_URL}: {exc}")
-        pytest.skip(f"PostgreSQL unreachable at {POSTGRES_URL}")
+        unavailable(f"PostgreSQL is unreachable at {POSTGRES_URL}: {exc}")
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
         base, _, _ = POSTGRES_URL.rpartition("/")

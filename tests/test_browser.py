@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_KEY, REQUIRE_POSTGRES, fresh_database
+from tests.conftest import ADMIN_KEY, fresh_database, unavailable
 from tests.processes import Server, launch, muster_env
 
 CHROMIUM = os.environ.get("MUSTER_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -26,20 +26,14 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 SCREENSHOTS = os.environ.get("MUSTER_TEST_SCREENSHOTS")
 
 
-def _unavailable(reason: str) -> None:
-    if REQUIRE_POSTGRES or os.environ.get("CI"):
-        pytest.fail(f"browser tests are required here: {reason}")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 async def browser() -> AsyncIterator[Any]:
     try:
         from playwright.async_api import async_playwright
     except ImportError:
-        _unavailable("the playwright package is not installed (dev extra)")
+        unavailable("the playwright package is not installed (dev extra)")
     if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
-        _unavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+        unavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
     async with async_playwright() as playwright:
         chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
