@@ -321,14 +321,13 @@ class _Recorder:
                     await queue.record(session, job, outcome, policy=self._policy)
                     for job, outcome, _ in batch
                 ]
-        except BaseException as exc:  # cancelled too: no waiter may be left hanging
+        except Exception as exc:
             for _, _, recorded in batch:
-                if isinstance(exc, Exception):
-                    recorded.set_exception(exc)
-                else:
-                    recorded.cancel()
-            if isinstance(exc, Exception):
-                return
+                recorded.set_exception(exc)
+            return
+        except BaseException:  # cancelled: no waiter may be left hanging
+            for _, _, recorded in batch:
+                recorded.cancel()
             raise
         for (_, _, recorded), delivery in zip(batch, deliveries, strict=True):
             recorded.set_result(delivery)
