@@ -9,9 +9,9 @@ All durations run from the impact start (`started_at`):
 - mitigated: `mitigated_at`, or `resolved_at` for an incident resolved without being
   marked mitigated first;
 - resolved: `resolved_at`.
-Percentiles are nearest-rank: the p-th percentile of n sorted values is the value at
-rank ceil(p/100 * n), so every figure is an observed duration (the median of an even
-count is the lower middle value).
+Percentiles are nearest-rank (`app.core.aggregates.nearest_rank`): the p-th percentile
+of n sorted values is the value at rank ceil(p/100 * n), so every figure is an observed
+duration (the median of an even count is the lower middle value).
 """
 
 from datetime import datetime
@@ -20,13 +20,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, func, or_
 from sqlmodel import col
 
-from app.core.aggregates import nearest_rank
 from app.incidents.models import Incident
 from app.participants.models import Role
 from app.timeline.models import EntryKind
 
 ROLE_KINDS = (EntryKind.PARTICIPANT_JOINED, EntryKind.ROLE_CHANGED)
-__all__ = ["nearest_rank"]  # percentiles are defined in app.core.aggregates
 
 
 def acknowledged_at(incident: Incident) -> datetime | None:

@@ -21,7 +21,7 @@ from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from app.action_items.models import UNFINISHED, ActionItem
-from app.core.aggregates import Durations, durations
+from app.core.aggregates import Durations, durations, nearest_rank
 from app.core.clock import utcnow
 from app.core.db import after_commit
 from app.core.errors import FieldProblem, InvalidInput
@@ -98,8 +98,8 @@ async def _grouped(session: AsyncSession, statement: Executable) -> dict[str, in
 def stat(values: Sequence[float]) -> Stat:
     return Stat(
         count=len(values),
-        median_seconds=measures.nearest_rank(values, 50),
-        p90_seconds=measures.nearest_rank(values, 90),
+        median_seconds=nearest_rank(values, 50),
+        p90_seconds=nearest_rank(values, 90),
     )
 
 

@@ -5,9 +5,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
+from app.core.aggregates import nearest_rank
 from app.core.clock import utcnow
 from app.incidents.models import Incident
-from app.reports.measures import acknowledged_at, humanize, mitigated_at, nearest_rank
+from app.reports.measures import acknowledged_at, humanize, mitigated_at
 from tests.clock import Clock
 
 T = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
