@@ -29,6 +29,8 @@ import httpx
 import orjson
 import uvicorn
 
+from app.core.aggregates import nearest_rank
+
 # --- the receiver --------------------------------------------------------------------
 
 
@@ -188,7 +190,6 @@ async def steady(args: argparse.Namespace) -> dict[str, Any]:
         cpu, wall = time.process_time(), time.monotonic()
         latencies = await open_loop(args.rate, int(args.rate * args.seconds), request)
         cpu_share = (time.process_time() - cpu) / (time.monotonic() - wall)
-    latencies.sort()
     return {
         "requests": len(latencies),
         "errors": errors,
@@ -198,10 +199,10 @@ async def steady(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def percentile(ordered: list[float], q: float) -> float:
-    if not ordered:
-        return 0.0
-    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank, as Muster's own reports define percentiles; 0 when there are none."""
+    found = nearest_rank(values, q * 100)
+    return 0.0 if found is None else round(found, 1)
 
 
 def main() -> None:
