@@ -34,6 +34,8 @@ def serve(args: argparse.Namespace) -> None:
 
 
 async def _dispatch() -> None:
+    from app.core.timers import TimerLoop
+    from app.flows.timers import HANDLERS
     from app.notifications.dispatcher import Dispatcher
 
     settings = get_settings()
@@ -42,13 +44,16 @@ async def _dispatch() -> None:
         if settings.auto_migrate:
             await migrations.upgrade(database.engine)
         dispatcher = Dispatcher(database, settings)
+        timers = TimerLoop(database, HANDLERS, poll_seconds=settings.timer_poll_seconds)
         stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stopping.set)
         dispatcher.start()
-        print("dispatching webhook deliveries; stop with SIGTERM or Ctrl-C", file=sys.stderr)
+        timers.start()
+        print("dispatching webhooks and timers; stop with SIGTERM or Ctrl-C", file=sys.stderr)
         await stopping.wait()
+        await timers.stop()
         await dispatcher.stop()
     finally:
         await database.dispose()

@@ -27,8 +27,10 @@ from app.core.middleware import BodyLimitMiddleware, Metrics, ObservabilityMiddl
 from app.core.openapi import COMMON_ERRORS, OUTBOUND_TAG, install_openapi
 from app.core.security import Authenticator
 from app.core.settings import Settings, get_settings
+from app.core.timers import TimerLoop
 from app.deploys.router import router as deploys_router
 from app.deploys.router import suspects_router
+from app.flows.timers import HANDLERS as TIMER_HANDLERS
 from app.incidents.router import router as incidents_router
 from app.integrations.alertmanager import router as alertmanager_router
 from app.integrations.alertmanager import seen_notifications
@@ -108,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await migrations.upgrade(database.engine)
         app.state.database = database
         dispatcher: Dispatcher | None = None
+        timers = TimerLoop(database, TIMER_HANDLERS, poll_seconds=settings.timer_poll_seconds)
         undo_drain = delay_sigterm(
             lambda: setattr(app.state, "accepting", False), settings.shutdown_delay_seconds
         )
@@ -115,12 +118,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if settings.dispatcher_enabled:
                 dispatcher = Dispatcher(database, settings)
                 dispatcher.start()
+                timers.start()
             app.state.dispatcher = dispatcher
+            app.state.timers = timers
             app.state.accepting = True
             yield
         finally:
             undo_drain()
             app.state.accepting = False
+            await timers.stop()
             if dispatcher is not None:
                 await dispatcher.stop()
             await database.dispose()

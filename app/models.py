@@ -8,6 +8,7 @@ from app.auth.models import ApiKey
 from app.checklists.models import ChecklistItem
 from app.core.events import OutboxEvent
 from app.core.idempotency import IdempotencyRecord
+from app.core.timers import Timer
 from app.deploys.models import Deploy
 from app.incidents.models import Counter, Incident
 from app.integrations.models import InboundDelivery
@@ -36,5 +37,6 @@ __all__ = [
     "RollbackReview",
     "Subscription",
     "TimelineEntry",
+    "Timer",
     "metadata",
 ]

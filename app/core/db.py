@@ -257,6 +257,8 @@ def add_row(session: AsyncSession, table: Table, row: dict[str, Any]) -> None:
 OUTBOX_CHANNEL = "muster_outbox"
 _OUTBOX_WAKE_UPS = "muster.outbox_wake_ups"
 _OUTBOX_WRITTEN = "muster.outbox_written"
+# Likewise a commit that scheduled a timer wakes this process's timer loop (core/timers.py).
+TIMER_WAKE_UPS = "muster.timer_wake_ups"
 
 
 def mark_outbox_written(session: AsyncSession) -> None:
@@ -292,11 +294,12 @@ class Database:
 
     def __post_init__(self) -> None:
         self.outbox_listeners: list[Callable[[], None]] = []
+        self.timer_listeners: list[Callable[[], None]] = []
         self.sessionmaker = async_sessionmaker(
             self.engine,
             expire_on_commit=False,
             sync_session_class=BatchingSession,
-            info={_OUTBOX_WAKE_UPS: self.outbox_listeners},
+            info={_OUTBOX_WAKE_UPS: self.outbox_listeners, TIMER_WAKE_UPS: self.timer_listeners},
         )
         self.read_sessionmaker = async_sessionmaker(
             self.reader, expire_on_commit=False, sync_session_class=BatchingSession

@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     delivery_backoff_cap_seconds: float = Field(default=600.0, gt=0)
     delivery_lease_seconds: float = Field(default=60.0, gt=0)
     stream_heartbeat_seconds: float = Field(default=15.0, gt=0, le=300)
+    # Timers (app/core/timers.py) run beside the dispatcher; another replica's are seen
+    # at the next poll, so they fire within about this long of their due time.
+    timer_poll_seconds: float = Field(default=0.5, gt=0, le=60)
 
     @field_validator(*SECRET_SETTINGS, mode="before")
     @classmethod

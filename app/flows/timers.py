@@ -1,0 +1,11 @@
+"""Every timer kind Muster knows, and the flow that fires it.
+
+`create_app` and `muster dispatch` hand this mapping to the timer loop
+(`app.core.timers.TimerLoop`); a replica claims only the kinds listed here. A new kind
+is one entry: its name and an `async def handler(session, timer) -> None`, which runs
+in the transaction that marks the timer fired (see ARCHITECTURE.md, "Timers").
+"""
+
+from app.core.timers import Handlers
+
+HANDLERS: Handlers = {}
