@@ -9,6 +9,7 @@ from pathlib import Path
 
 from app.core import migrations
 from app.core.db import Database
+from app.core.handles import normalise_handle
 from app.core.logging import configure_logging, logging_config
 from app.core.security import Scope
 from app.core.settings import get_settings
@@ -78,14 +79,14 @@ def migrate(args: argparse.Namespace) -> None:
     print(f"database {action}d to {args.revision or ('base' if args.downgrade else 'head')}")
 
 
-async def _create_api_key(name: str, scopes: list[Scope]) -> str:
+async def _create_api_key(name: str, scopes: list[Scope], person: str | None) -> str:
     from app.auth import service
 
     database = Database.from_settings(get_settings())
     try:
         await migrations.upgrade(database.engine)
         async with database.sessionmaker() as session, session.begin():
-            _, key = await service.create_api_key(session, name=name, scopes=scopes)
+            _, key = await service.create_api_key(session, name=name, scopes=scopes, person=person)
         return key
     finally:
         await database.dispose()
@@ -99,10 +100,16 @@ def create_api_key(args: argparse.Namespace) -> None:
         raise SystemExit(f"unknown scope: {exc}; known: {', '.join(Scope)}") from None
     if not scopes:
         raise SystemExit("give at least one scope with --scopes")
-    key = asyncio.run(_create_api_key(args.name, scopes))
+    try:
+        person = normalise_handle(args.person) if args.person is not None else None
+    except ValueError as exc:
+        raise SystemExit(f"--person: {exc}") from None
+    key = asyncio.run(_create_api_key(args.name, scopes, person))
     print(key)
+    whose = f"{person}'s" if person else "service"
     print(
-        f"API key '{args.name}' with {', '.join(scopes)}: shown once, store it now", file=sys.stderr
+        f"{whose} API key '{args.name}' with {', '.join(scopes)}: shown once, store it now",
+        file=sys.stderr,
     )
 
 
@@ -141,6 +148,7 @@ def main(argv: list[str] | None = None) -> None:
     p = commands.add_parser("create-api-key", help="create an API key and print it once")
     p.add_argument("--name", required=True)
     p.add_argument("--scopes", action="append", required=True, help="comma-separated; repeatable")
+    p.add_argument("--person", help="the handle of the person whose key it is (a personal key)")
     p.set_defaults(run=create_api_key)
 
     p = commands.add_parser("export-openapi", help="write the OpenAPI document")

@@ -13,6 +13,7 @@ from app.action_items.service import ActionItemFilters, ActionItemNotFound
 from app.core.api import API_PREFIX
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, InvalidInput, Unauthorized, responses
+from app.core.handles import Handle
 from app.core.idempotency import IdempotencyDep, IdempotencyKeyReused
 from app.core.pagination import Page, PageDep
 from app.core.security import AuthenticatedRoute, ReadIncidents, WriteIncidents
@@ -75,7 +76,7 @@ async def list_action_items(
         list[ActionStatus] | None, Query(alias="status", description="Repeat for several")
     ] = None,
     kind: Annotated[list[ActionKind] | None, Query(description="Repeat for several")] = None,
-    owner: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    owner: Annotated[Handle | None, Query()] = None,
     rollout_service: Annotated[
         str | None,
         Query(min_length=1, max_length=100, description="Items to be rolled out to this service"),

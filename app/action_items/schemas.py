@@ -22,6 +22,7 @@ from app.action_items.models import (
     RolloutStatus,
 )
 from app.core.clock import utcnow
+from app.core.handles import Handle
 from app.core.patch import Patch
 from app.core.text import NOT_BLANK
 
@@ -35,7 +36,7 @@ def _iso_date(value: Any) -> Any:
 
 Title = Annotated[str, Field(min_length=1, max_length=300), NOT_BLANK]
 Description = Annotated[str, StringConstraints(max_length=20_000)]
-Owner = Annotated[str, Field(min_length=1, max_length=100), NOT_BLANK]
+Owner = Handle
 Service = Annotated[str, Field(min_length=1, max_length=100), NOT_BLANK]
 Note = Annotated[str, StringConstraints(max_length=2000)]
 Due = Annotated[date, BeforeValidator(_iso_date)]

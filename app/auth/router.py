@@ -29,7 +29,9 @@ router = APIRouter(
 )
 async def create_api_key(body: ApiKeyCreate, session: SessionDep, _: Admin) -> JSONResponse:
     """Create an API key with scopes; the response holds the key, shown this once."""
-    api_key, key = await service.create_api_key(session, name=body.name, scopes=body.scopes)
+    api_key, key = await service.create_api_key(
+        session, name=body.name, scopes=body.scopes, person=body.person
+    )
     created = ApiKeyCreated(**ApiKeyOut.model_validate(api_key).model_dump(), key=key)
     return JSONResponse(
         created.model_dump(mode="json"),

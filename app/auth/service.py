@@ -33,11 +33,16 @@ class ApiKeyNotFound(NotFound):
 
 
 async def create_api_key(
-    session: AsyncSession, *, name: str, scopes: list[Scope]
+    session: AsyncSession, *, name: str, scopes: list[Scope], person: str | None = None
 ) -> tuple[ApiKey, str]:
+    """A new key; with `person` (a normalised handle) a personal key, else a service key."""
     key, prefix = generate_key()
     api_key = ApiKey(
-        name=name, prefix=prefix, secret_hash=hash_key(key), scopes=sorted(set(scopes))
+        name=name,
+        person=person,
+        prefix=prefix,
+        secret_hash=hash_key(key),
+        scopes=sorted(set(scopes)),
     )
     session.add(api_key)
     await session.flush()
@@ -84,6 +89,15 @@ class KeyCache(ExpiringCache[str, Principal]):
 BOOTSTRAP_SUBJECT = "bootstrap-admin"
 
 
+def _principal_of(api_key: ApiKey) -> Principal:
+    return Principal(
+        key_id=api_key.id,
+        name=api_key.name,
+        scopes=expand_scopes(api_key.scopes),
+        person=api_key.person,
+    )
+
+
 async def key_of_subject(
     session: AsyncSession, settings: Settings, subject: str
 ) -> tuple[Principal, str] | None:
@@ -105,9 +119,7 @@ async def key_of_subject(
     api_key = await session.get(ApiKey, key_id)
     if api_key is None or api_key.revoked_at is not None:
         return None
-    principal = Principal(
-        key_id=api_key.id, name=api_key.name, scopes=expand_scopes(api_key.scopes)
-    )
+    principal = _principal_of(api_key)
     return principal, api_key.secret_hash
 
 
@@ -133,8 +145,6 @@ async def authenticate(
     now = utcnow()
     if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
         api_key.last_used_at = now
-    principal = Principal(
-        key_id=api_key.id, name=api_key.name, scopes=expand_scopes(api_key.scopes)
-    )
+    principal = _principal_of(api_key)
     cache.put(key_hash, principal, generation=generation)
     return principal

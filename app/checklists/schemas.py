@@ -2,6 +2,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
+from app.core.handles import Handle
+
 
 class ChecklistItemOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -24,4 +26,4 @@ class ChecklistItemUpdate(BaseModel):
 
     done: StrictBool | None = None
     note: str | None = Field(default=None, max_length=2000)
-    by: str | None = Field(default=None, min_length=1, max_length=100)
+    by: Handle | None = None

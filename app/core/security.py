@@ -1,5 +1,6 @@
 """API keys in `Authorization: Bearer`, scopes, and the `Principal` dependency."""
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -32,6 +33,8 @@ class Scope(StrEnum):
     INCIDENTS_WRITE = "incidents:write"
     DEPLOYS_WRITE = "deploys:write"
     SUBSCRIPTIONS_ADMIN = "subscriptions:admin"
+    # A service key that may act for a person (`Muster-Acting-For`): `app.core.actors`.
+    ACT_AS = "act-as"
     ADMIN = "admin"
 
 
@@ -42,13 +45,28 @@ IMPLIED: dict[Scope, frozenset[Scope]] = {
 }
 
 
+class Credential(StrEnum):
+    """What the caller showed: an API key (the bootstrap admin key too), or an SSO token."""
+
+    API_KEY = "api_key"
+    OIDC = "oidc"
+
+
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: an API key (or the bootstrap admin key) and what it may do."""
+    """Who is calling: a credential, the person it belongs to (if any), what it may do.
+
+    `name` is the API key's name, or an SSO token's subject (`sub`). `person` is the
+    handle of the person the credential belongs to (a personal key, a token), already
+    normalised; None for a service key. `app.core.actors` turns it into the request's
+    actor.
+    """
 
     key_id: uuid.UUID | None
     name: str
     scopes: frozenset[Scope]
+    person: str | None = None
+    credential: Credential = Credential.API_KEY
 
     def can(self, scope: Scope) -> bool:
         return scope in self.scopes
@@ -56,6 +74,8 @@ class Principal:
     @property
     def subject(self) -> str:
         """Stable identity for per-caller records such as idempotency keys."""
+        if self.credential is Credential.OIDC:
+            return f"oidc:{self.name}"
         return str(self.key_id) if self.key_id else "bootstrap-admin"
 
 
@@ -134,28 +154,33 @@ async def get_principal(
     return principal
 
 
+@functools.cache
 def require(scope: Scope) -> Callable[..., Coroutine[Any, Any, Principal]]:
     """A dependency that passes the caller through only when it holds `scope`.
 
     It authenticates itself rather than depending on `get_principal`: every level of
     dependencies costs FastAPI a walk on every request, and this one is on all of them.
+    One dependency per scope (cached), so FastAPI resolves it once per request however
+    many dependencies of a route use it.
     """
 
     async def dependency(
         request: Request, session: SessionDep, credentials: Credentials
     ) -> Principal:
         principal = await get_principal(request, session, credentials)
-        if not principal.can(scope):
-            raise Forbidden(f"This API key lacks the `{scope}` scope")
+        check_scope(principal, scope)
         return principal
 
     async def gate(request: Request) -> None:
-        principal = await _authenticate_early(request)
-        if not principal.can(scope):
-            raise Forbidden(f"This API key lacks the `{scope}` scope")
+        check_scope(await authenticate_early(request), scope)
 
     authenticates_first(dependency, gate)
     return dependency
+
+
+def check_scope(principal: Principal, scope: Scope) -> None:
+    if not principal.can(scope):
+        raise Forbidden(f"This API key lacks the `{scope}` scope")
 
 
 # A check a route's dependency makes of the caller, run before the request body is read.
@@ -168,7 +193,7 @@ def authenticates_first(dependency: Callable[..., Any], gate: Gate) -> None:
     setattr(dependency, _GATE, gate)
 
 
-async def _authenticate_early(request: Request) -> Principal:
+async def authenticate_early(request: Request) -> Principal:
     """The API key's principal, looked up in a short transaction of its own."""
     principal: Principal | None = getattr(request.state, "principal", None)
     if principal is not None:

@@ -8,6 +8,7 @@ from sqlalchemy import Row
 
 from app.core.api import API_PREFIX
 from app.core.clock import AwareUTC
+from app.core.handles import Handle
 from app.core.patch import Patch
 from app.core.text import NOT_BLANK
 from app.incidents.models import Incident, reference_of
@@ -20,7 +21,6 @@ LabelKey = Annotated[str, StringConstraints(min_length=1, max_length=LABEL_KEY_M
 LabelValue = Annotated[str, StringConstraints(max_length=LABEL_VALUE_MAX)]
 Services = Annotated[list[Service], Field(max_length=50)]
 Labels = Annotated[dict[LabelKey, LabelValue], Field(max_length=64)]
-Handle = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[^\s]+$")]
 Summary = Annotated[str, StringConstraints(max_length=20_000)]
 DeclineNote = Annotated[str, StringConstraints(max_length=2_000)]
 

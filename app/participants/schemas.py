@@ -4,11 +4,8 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from app.core.api import API_PREFIX
+from app.core.handles import Handle
 from app.participants.models import Participant, Role
-
-HANDLE = Field(
-    min_length=1, max_length=100, pattern=r"^[^\s]+$", description="Chat or login handle"
-)
 
 
 class ParticipantCreate(BaseModel):
@@ -17,7 +14,7 @@ class ParticipantCreate(BaseModel):
         json_schema_extra={"example": {"handle": "alice", "role": "sre"}},
     )
 
-    handle: str = HANDLE
+    handle: Handle
     name: str | None = Field(default=None, max_length=200)
     email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
     team: str | None = Field(default=None, max_length=100)

@@ -12,8 +12,8 @@ from pydantic import (
 )
 
 from app.core.api import API_PREFIX
+from app.core.handles import Handle
 from app.core.text import NOT_BLANK, TRIMMED
-from app.incidents.schemas import Handle
 from app.rollbacks.models import (
     NEXT_ACTION,
     Decision,

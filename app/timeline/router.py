@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import JSONResponse
 
+from app.core.actors import ActorMismatch, IncidentActor
 from app.core.api import API_PREFIX
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, Unauthorized, UnsupportedMediaType, responses
@@ -43,16 +44,20 @@ async def list_timeline(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=EntryOut,
-    responses=responses(UnsupportedMediaType),
+    responses=responses(ActorMismatch, UnsupportedMediaType),
 )
 async def add_entry(
     body: EntryCreate,
     session: SessionDep,
     incident: WritableIncident,
-    principal: WriteIncidents,
+    actor: IncidentActor,
 ) -> JSONResponse:
-    """Record a note, action, decision or observation; it may be back-dated."""
-    entry = service.add_entry(session, incident, body, principal_name=principal.name)
+    """Record a note, action, decision or observation; it may be back-dated.
+
+    `author` is the actor: leave it out, or name only the person the request acts as.
+    """
+    author = actor.claim(body.author, field="body.author")
+    entry = service.add_entry(session, incident, body, author=author.handle)
     location = f"{API_PREFIX}/incidents/{incident.reference}/timeline/{entry.id}"
     return JSONResponse(
         entry.model_dump(mode="json"), status_code=201, headers={"Location": location}

@@ -6,6 +6,7 @@ import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from app.core.clock import AwareUTC
+from app.core.handles import Handle
 from app.core.patch import Patch
 from app.timeline.models import HUMAN_KINDS, EntryKind, TimelineEntry
 
@@ -58,7 +59,7 @@ class EntryCreate(BaseModel):
     kind: HumanKind = "note"
     summary: str = Field(min_length=1, max_length=500)
     body: str | None = Field(default=None, max_length=20_000)
-    author: str | None = Field(default=None, min_length=1, max_length=100)
+    author: Handle | None = None
     occurred_at: AwareUTC | None = Field(
         default=None, description="When it happened; may be back-dated, not in the future"
     )
@@ -75,7 +76,7 @@ class EntryUpdate(Patch):
     kind: HumanKind | None = None
     summary: str | None = Field(default=None, min_length=1, max_length=500)
     body: str | None = Field(default=None, max_length=20_000)
-    author: str | None = Field(default=None, min_length=1, max_length=100)
+    author: Handle | None = None
     occurred_at: AwareUTC | None = None
     data: Data | None = None
 

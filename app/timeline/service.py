@@ -102,7 +102,7 @@ def _check_not_future(occurred_at: datetime | None) -> None:
 
 
 def add_entry(
-    session: AsyncSession, incident: Incident, entry: EntryCreate, *, principal_name: str
+    session: AsyncSession, incident: Incident, entry: EntryCreate, *, author: str
 ) -> EntryOut:
     _check_not_future(entry.occurred_at)
     return record(
@@ -110,7 +110,7 @@ def add_entry(
         incident,
         EntryKind(entry.kind),
         entry.summary,
-        author=entry.author or principal_name,
+        author=author,
         data=entry.data,
         body=entry.body,
         occurred_at=entry.occurred_at,

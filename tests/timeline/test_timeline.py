@@ -26,7 +26,7 @@ async def test_people_add_entries_and_backdated_ones_sort_in_place(client, datab
             "occurred_at": backdated.isoformat(),
         },
     )
-    assert early.json()["author"] == "bootstrap-admin"
+    assert early.json()["author"] == "service:bootstrap-admin"
     summaries = [e["summary"] for e in await timeline(client, incident)]
     assert summaries.index("Error rate rose") < summaries.index("Restarted pods")
     assert summaries[0] == "Error rate rose"
