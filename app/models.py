@@ -15,7 +15,7 @@ from app.integrations.models import InboundDelivery
 from app.notifications.models import Delivery, Subscription
 from app.participants.models import Participant
 from app.rollbacks.models import RollbackReview
-from app.timeline.models import TimelineEntry
+from app.timeline.models import TimelineEntry, TimelineRevision
 
 metadata = SQLModel.metadata
 
@@ -37,6 +37,7 @@ __all__ = [
     "RollbackReview",
     "Subscription",
     "TimelineEntry",
+    "TimelineRevision",
     "Timer",
     "metadata",
 ]

@@ -7,8 +7,8 @@ see real commits and real constraints yet never leak state into one another.
 
 import os
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import NoReturn
 
@@ -158,3 +158,31 @@ async def anon_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         transport=httpx.ASGITransport(app=app), base_url="http://muster.test"
     ) as http:
         yield http
+
+
+KeyClient = Callable[..., Awaitable[httpx.AsyncClient]]
+
+
+@pytest.fixture
+async def key_client(app: FastAPI, client: httpx.AsyncClient) -> AsyncIterator[KeyClient]:
+    """Clients with API keys of their own, made by the admin through the API:
+    `alice = await key_client("incidents:write", person="alice")`; a service key
+    without `person`. Set `Muster-Acting-For` in a client's `headers` to act for someone.
+    """
+    async with AsyncExitStack() as stack:
+
+        async def make(
+            *scopes: str, name: str = "key", person: str | None = None
+        ) -> httpx.AsyncClient:
+            body = {"name": name, "scopes": list(scopes)} | ({"person": person} if person else {})
+            created = await client.post("/api/v1/api-keys", json=body)
+            assert created.status_code == 201, created.text
+            return await stack.enter_async_context(
+                httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=app),
+                    base_url="http://muster.test",
+                    headers={"Authorization": f"Bearer {created.json()['key']}"},
+                )
+            )
+
+        yield make

@@ -1,10 +1,11 @@
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from app.core.db import UTCDateTime
+from app.core.db import JSONType, UTCDateTime
 
 
 class ChecklistItem(SQLModel, table=True):
@@ -20,4 +21,5 @@ class ChecklistItem(SQLModel, table=True):
     note: str | None = Field(default=None, max_length=2000)
     done_by: str | None = Field(default=None, max_length=100)
     done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    done_via: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
     updated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -113,12 +113,16 @@ class Actor:
                 f"or an `act-as` key with `{ACTING_FOR_HEADER}: <handle>`"
             )
 
-    def require_second_person(self, first: str | None, step: str) -> None:
-        """Four eyes: refuse `step` to a service, and to `first`, the person before it."""
+    def require_second_person(self, first: str | None, step: str, *, field: str = "first") -> None:
+        """Four eyes: refuse `step` to a service, and to `first`, the person before it.
+
+        The problem names `first` under `field` (e.g. `requested_by`).
+        """
         self.require_person(step)
         if self.is_same_person(first):
             raise FourEyes(
                 f"{self.handle} cannot {step}: it needs a second person, not {first}",
+                extra={field: first},
             )
 
 

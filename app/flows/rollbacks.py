@@ -2,6 +2,7 @@
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.actors import Actor
 from app.core.clock import utcnow
 from app.deploys import service as deploys_service
 from app.deploys.models import Deploy, DeployKind, DeploySource, DeployStatus
@@ -20,10 +21,15 @@ from app.rollbacks.schemas import DecisionIn, ExecutionIn, VerificationIn
 
 
 async def decide(
-    session: AsyncSession, incident: Incident, review: RollbackReview, data: DecisionIn
+    session: AsyncSession,
+    incident: Incident,
+    review: RollbackReview,
+    data: DecisionIn,
+    *,
+    actor: Actor,
 ) -> RollbackReview:
     """A second person approves or rejects: `rollback_decided` is ticked either way."""
-    step = await rollback_service.decide(session, incident, review, data)
+    step = await rollback_service.decide(session, incident, review, data, actor=actor)
     await checklist_flows.tick(
         session, incident, rollback_service.ROLLBACK_CHECKLIST_KEY, step.summary
     )
@@ -51,25 +57,37 @@ async def _record_rollback_deploy(
 
 
 async def execute(
-    session: AsyncSession, incident: Incident, review: RollbackReview, data: ExecutionIn
+    session: AsyncSession,
+    incident: Incident,
+    review: RollbackReview,
+    data: ExecutionIn,
+    *,
+    actor: Actor,
 ) -> RollbackReview:
     """The rollback ran: a successful one is recorded as a `rollback` deploy."""
     rollback_service.check_step(review, ReviewAction.EXECUTION)
     deploy = None
     if data.outcome == ExecutionOutcome.SUCCEEDED:
-        deploy = await _record_rollback_deploy(session, review, actor=data.executed_by)
-    return await rollback_service.execute(session, incident, review, data, deploy=deploy)
+        deploy = await _record_rollback_deploy(session, review, actor=actor.handle)
+    return await rollback_service.execute(
+        session, incident, review, data, actor=actor, deploy=deploy
+    )
 
 
 async def verify(
-    session: AsyncSession, incident: Incident, review: RollbackReview, data: VerificationIn
+    session: AsyncSession,
+    incident: Incident,
+    review: RollbackReview,
+    data: VerificationIn,
+    *,
+    actor: Actor,
 ) -> RollbackReview:
     """Recovery checked: ticks `recovery_verified`, and may mark the incident mitigated."""
-    step = await rollback_service.verify(session, incident, review, data)
+    step = await rollback_service.verify(session, incident, review, data, actor=actor)
     if data.result == VerificationResult.RECOVERED:
         await checklist_flows.tick(
             session, incident, rollback_service.RECOVERY_CHECKLIST_KEY, step.summary
         )
     if step.mitigate:
-        await incident_service.move(session, incident, Status.MITIGATED, actor=data.verified_by)
+        await incident_service.move(session, incident, Status.MITIGATED, actor=actor.handle)
     return review

@@ -1,12 +1,13 @@
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import Index, String, text
 from sqlmodel import Field, SQLModel
 
 from app.core.clock import utcnow
-from app.core.db import UTCDateTime
+from app.core.db import JSONType, UTCDateTime
 
 
 class Role(StrEnum):
@@ -44,3 +45,6 @@ class Participant(SQLModel, table=True):
     role: Role = Field(sa_type=String(16))
     joined_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     left_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Who put them on the incident (themselves, or someone else), with the credential.
+    added_by: str | None = Field(default=None, max_length=100)
+    via: dict[str, Any] | None = Field(default=None, sa_type=JSONType)

@@ -1,6 +1,7 @@
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import Index, String, Text
 from sqlmodel import Field, SQLModel
@@ -91,5 +92,8 @@ class RollbackReview(SQLModel, table=True):
         ondelete="SET NULL",
         description="The `rolled_back` deploy recorded when the rollback was executed",
     )
+    # The credential behind each person field, by field (`requested_by`, `reviewer`,
+    # `executed_by`, `verified_by`); null on reviews older than actors.
+    via: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -5,12 +5,13 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path, Query, status
 from fastapi.responses import JSONResponse
 
+from app.core.actors import ActorMismatch, FourEyes, IncidentActor
 from app.core.api import API_PREFIX
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, Unauthorized, UnsupportedMediaType, responses
 from app.core.idempotency import IdempotencyDep, IdempotencyKeyReused
 from app.core.pagination import Page, PageDep
-from app.core.security import AuthenticatedRoute, ReadIncidents, WriteIncidents
+from app.core.security import AuthenticatedRoute, ReadIncidents
 from app.flows import rollbacks as rollback_flows
 from app.incidents.deps import CurrentIncident, LockedIncident
 from app.incidents.lookup import IncidentNotFound
@@ -25,7 +26,7 @@ from app.rollbacks.schemas import (
     ReviewOut,
     VerificationIn,
 )
-from app.rollbacks.service import FourEyesViolation, ReviewStepNotAllowed, RollbackReviewNotFound
+from app.rollbacks.service import ReviewStepNotAllowed, RollbackReviewNotFound
 
 ReviewRef = Annotated[
     str,
@@ -45,7 +46,11 @@ router = APIRouter(
 )
 
 _STEP_ERRORS = responses(
-    RollbackReviewNotFound, ReviewStepNotAllowed, UnsupportedMediaType, IdempotencyKeyReused
+    RollbackReviewNotFound,
+    ReviewStepNotAllowed,
+    ActorMismatch,
+    UnsupportedMediaType,
+    IdempotencyKeyReused,
 )
 
 
@@ -57,17 +62,21 @@ def _location(incident: Incident, review: RollbackReview) -> str:
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=ReviewOut,
-    responses=responses(UnsupportedMediaType, IdempotencyKeyReused),
+    responses=responses(ActorMismatch, FourEyes, UnsupportedMediaType, IdempotencyKeyReused),
 )
 async def propose_rollback(
     body: ReviewCreate,
     session: SessionDep,
     incident: LockedIncident,
-    _: WriteIncidents,
+    actor: IncidentActor,
     idempotency: IdempotencyDep,
 ) -> JSONResponse:
-    """Propose a rollback with its procedure and risks; it waits for a second person."""
-    review = await service.propose(session, incident, body)
+    """Propose a rollback with its procedure and risks; it waits for a second person.
+
+    The requester is the actor, a person (a service acting as itself is refused, 409).
+    """
+    requester = actor.claim(body.requested_by, field="body.requested_by")
+    review = await service.propose(session, incident, body, actor=requester)
     return await idempotency.respond(
         ReviewOut.of(review), status_code=201, headers={"Location": _location(incident, review)}
     )
@@ -102,7 +111,8 @@ async def get_rollback_review(
     responses=responses(
         RollbackReviewNotFound,
         ReviewStepNotAllowed,
-        FourEyesViolation,
+        ActorMismatch,
+        FourEyes,
         UnsupportedMediaType,
         IdempotencyKeyReused,
     ),
@@ -112,12 +122,16 @@ async def decide_rollback(
     body: Annotated[DecisionIn, Body(openapi_examples=DECISION_EXAMPLES)],
     session: SessionDep,
     incident: LockedIncident,
-    _: WriteIncidents,
+    actor: IncidentActor,
     idempotency: IdempotencyDep,
 ) -> JSONResponse:
-    """Approve or reject a proposed rollback; the requester may not decide (four eyes)."""
+    """Approve or reject a proposed rollback (four eyes).
+
+    The reviewer is the actor: a person, not the requester (409 `four-eyes`).
+    """
+    reviewer = actor.claim(body.reviewer, field="body.reviewer")
     review = await service.get_review(session, incident, review_id)
-    await rollback_flows.decide(session, incident, review, body)
+    await rollback_flows.decide(session, incident, review, body, actor=reviewer)
     return await idempotency.respond(ReviewOut.of(review), status_code=200)
 
 
@@ -127,12 +141,13 @@ async def execute_rollback(
     body: ExecutionIn,
     session: SessionDep,
     incident: LockedIncident,
-    _: WriteIncidents,
+    actor: IncidentActor,
     idempotency: IdempotencyDep,
 ) -> JSONResponse:
     """Report an approved rollback executed; success records a `rolled_back` deploy."""
+    executor = actor.claim(body.executed_by, field="body.executed_by")
     review = await service.get_review(session, incident, review_id)
-    await rollback_flows.execute(session, incident, review, body)
+    await rollback_flows.execute(session, incident, review, body, actor=executor)
     return await idempotency.respond(ReviewOut.of(review), status_code=200)
 
 
@@ -142,10 +157,11 @@ async def verify_rollback(
     body: VerificationIn,
     session: SessionDep,
     incident: LockedIncident,
-    _: WriteIncidents,
+    actor: IncidentActor,
     idempotency: IdempotencyDep,
 ) -> JSONResponse:
     """Report whether the service recovered after the rollback; may mark the incident mitigated."""
+    verifier = actor.claim(body.verified_by, field="body.verified_by")
     review = await service.get_review(session, incident, review_id)
-    await rollback_flows.verify(session, incident, review, body)
+    await rollback_flows.verify(session, incident, review, body, actor=verifier)
     return await idempotency.respond(ReviewOut.of(review), status_code=200)

@@ -5,12 +5,14 @@ from typing import Annotated
 from fastapi.openapi.models import Example
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
     computed_field,
 )
 
+from app.core.actors import Via
 from app.core.api import API_PREFIX
 from app.core.handles import Handle
 from app.core.text import NOT_BLANK, TRIMMED
@@ -40,7 +42,6 @@ class ReviewCreate(BaseModel):
                 "environment": "production",
                 "to_version": "v2.13.0",
                 "procedure": ["Roll checkout-api back to v2.13.0", "Watch the error rate"],
-                "requested_by": "alice",
             }
         },
     )
@@ -62,12 +63,19 @@ class ReviewCreate(BaseModel):
         min_length=1, max_length=50, description="The steps, in order; at least one"
     )
     risks: Note | None = Field(default=None, description="What could go wrong")
-    requested_by: Handle = Field(description="Who proposes it; may not approve it")
+    requested_by: Handle | None = Field(
+        default=None,
+        description="Who proposes it (a person; may not approve it). Default and only "
+        "allowed value: the actor, except for an `act-as` key",
+    )
 
 
 DECISION_EXAMPLES: dict[str, Example] = {
-    "approve": {"summary": "Approve", "value": {"decision": "approve", "reviewer": "bob"}},
-    "reject": {"summary": "Reject", "value": {"decision": "reject", "reviewer": "bob"}},
+    "approve": {"summary": "Approve", "value": {"decision": "approve"}},
+    "reject": {
+        "summary": "Reject",
+        "value": {"decision": "reject", "comment": "Roll forward instead: the fix is ready"},
+    },
 }
 
 
@@ -75,17 +83,20 @@ class DecisionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     decision: Decision
-    reviewer: Handle = Field(description="A second person: not the requester (case-insensitive)")
+    reviewer: Handle | None = Field(
+        default=None,
+        description="Who decides: the actor (the default), a person other than the requester",
+    )
     comment: Note | None = None
 
 
 class ExecutionIn(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"example": {"executed_by": "carol", "outcome": "succeeded"}},
+        json_schema_extra={"example": {"outcome": "succeeded"}},
     )
 
-    executed_by: Handle
+    executed_by: Handle | None = Field(default=None, description="Who ran it; default: the actor")
     outcome: ExecutionOutcome = Field(
         description="`succeeded` records a `rolled_back` deploy; `failed` ends the review"
     )
@@ -96,11 +107,13 @@ class VerificationIn(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "example": {"verified_by": "bob", "result": "recovered", "mark_mitigated": True}
+            "example": {"result": "recovered", "mark_mitigated": True}
         },
     )
 
-    verified_by: Handle
+    verified_by: Handle | None = Field(
+        default=None, description="Who checked it; default: the actor"
+    )
     result: VerificationResult
     note: Note | None = None
     mark_mitigated: StrictBool = Field(
@@ -108,6 +121,15 @@ class VerificationIn(BaseModel):
         description="With `recovered`: also move the incident to `mitigated`, when its status "
         "allows that move (otherwise it is left as it is). Refused with `not_recovered`",
     )
+
+
+class ReviewVia(BaseModel):
+    """The credential each person of a review acted with, by the field that names them."""
+
+    requested_by: Via | None = None
+    reviewer: Via | None = None
+    executed_by: Via | None = None
+    verified_by: Via | None = None
 
 
 class ReviewOut(BaseModel):
@@ -137,6 +159,9 @@ class ReviewOut(BaseModel):
     verified_at: datetime | None
     rollback_deploy_id: uuid.UUID | None = Field(
         description="The `rolled_back` deploy recorded when the rollback was executed"
+    )
+    via: Annotated[ReviewVia, BeforeValidator(lambda stored: stored or {})] = Field(
+        description="The credential behind each person field (null: not recorded)"
     )
     created_at: datetime
     updated_at: datetime

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from app.core.actors import Actor
 from app.core.clock import utcnow
 from app.core.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from app.core.events import emit
@@ -60,10 +61,6 @@ class RollbackReviewNotFound(NotFound):
     pass
 
 
-class FourEyesViolation(Conflict):
-    code, title = "four-eyes", "The reviewer must not be the requester"
-
-
 class ReviewStepNotAllowed(Conflict):
     code, title = "invalid-review-step", "Rollback review step not allowed"
 
@@ -87,11 +84,16 @@ async def _record(
     review: RollbackReview,
     summary: str,
     *,
-    author: str,
+    actor: Actor,
+    field: str,
     event: type[RollbackReviewRequested | RollbackReviewDecided | RollbackReviewExecuted] | None,
     **extra: Any,
 ) -> None:
-    """The step's timeline entry and (for most steps) its domain event, in this transaction."""
+    """The step's timeline entry and (for most steps) its domain event, in this transaction.
+
+    The step's actor is the person of its `field`; the credential is kept beside it.
+    """
+    review.via = {**(review.via or {}), field: actor.via.stored()}
     review.updated_at = utcnow()
     await session.flush()
     timeline_service.record(
@@ -99,7 +101,7 @@ async def _record(
         incident,
         EntryKind.ROLLBACK_REVIEW,
         summary,
-        author=author,
+        author=actor.handle,
         data={"rollback_review_id": str(review.id), "status": review.status, **extra},
     )
     if event is not None:
@@ -120,7 +122,11 @@ def check_step(review: RollbackReview, action: ReviewAction) -> None:
     )
 
 
-async def propose(session: AsyncSession, incident: Incident, data: ReviewCreate) -> RollbackReview:
+async def propose(
+    session: AsyncSession, incident: Incident, data: ReviewCreate, *, actor: Actor
+) -> RollbackReview:
+    """A person proposes a rollback (`actor`, the one `requested_by` names)."""
+    actor.require_person("propose a rollback")
     deploy: Deploy | None = None
     if data.deploy_id is not None:
         try:
@@ -158,7 +164,7 @@ async def propose(session: AsyncSession, incident: Incident, data: ReviewCreate)
         to_version=data.to_version,
         procedure=data.procedure,
         risks=data.risks,
-        requested_by=data.requested_by,
+        requested_by=actor.handle,
     )
     session.add(review)
     await _record(
@@ -166,33 +172,39 @@ async def propose(session: AsyncSession, incident: Incident, data: ReviewCreate)
         incident,
         review,
         f"Rollback of {_what(review)} proposed by {review.requested_by}",
-        author=review.requested_by,
+        actor=actor,
+        field="requested_by",
         event=RollbackReviewRequested,
     )
     return review
 
 
 async def decide(
-    session: AsyncSession, incident: Incident, review: RollbackReview, data: DecisionIn
+    session: AsyncSession,
+    incident: Incident,
+    review: RollbackReview,
+    data: DecisionIn,
+    *,
+    actor: Actor,
 ) -> Step:
+    """Four eyes: the decision's actor is a person, and not the one who proposed it."""
     check_step(review, ReviewAction.DECISION)
-    if data.reviewer.casefold() == review.requested_by.casefold():
-        raise FourEyesViolation(
-            f"{data.reviewer} requested this rollback; someone else must review it",
-            extra={"requested_by": review.requested_by},
-        )
+    actor.require_second_person(
+        review.requested_by, "decide on this rollback", field="requested_by"
+    )
     approved = data.decision == Decision.APPROVE
     review.status = ReviewStatus.APPROVED if approved else ReviewStatus.REJECTED
-    review.reviewer, review.decision_comment = data.reviewer, data.comment
+    review.reviewer, review.decision_comment = actor.handle, data.comment
     review.decided_at = utcnow()
     verdict = "approved" if approved else "rejected"
-    summary = f"Rollback of {_what(review)} {verdict} by {data.reviewer}"
+    summary = f"Rollback of {_what(review)} {verdict} by {actor.handle}"
     await _record(
         session,
         incident,
         review,
         f"{summary}: {data.comment}" if data.comment else summary,
-        author=data.reviewer,
+        actor=actor,
+        field="reviewer",
         event=RollbackReviewDecided,
         decision=data.decision,
     )
@@ -205,27 +217,32 @@ async def execute(
     review: RollbackReview,
     data: ExecutionIn,
     *,
+    actor: Actor,
     deploy: Deploy | None,
 ) -> RollbackReview:
-    """Record the execution; `deploy` is the rollback's deploy record when it succeeded."""
+    """Record the execution; `deploy` is the rollback's deploy record when it succeeded.
+
+    Anyone may report it, a service too (a pipeline that ran the rollback).
+    """
     check_step(review, ReviewAction.EXECUTION)
     succeeded = data.outcome == ExecutionOutcome.SUCCEEDED
     review.status = ReviewStatus.EXECUTED if succeeded else ReviewStatus.FAILED
-    review.executed_by, review.execution_outcome = data.executed_by, data.outcome
+    review.executed_by, review.execution_outcome = actor.handle, data.outcome
     review.execution_note, review.executed_at = data.note, utcnow()
     extra: dict[str, Any] = {"outcome": data.outcome}
     if succeeded and deploy is not None:
         review.rollback_deploy_id = deploy.id
         extra["deploy"] = DeployOut.model_validate(deploy).model_dump(mode="json")
-        summary = f"Rollback of {_what(review)} executed by {data.executed_by}"
+        summary = f"Rollback of {_what(review)} executed by {actor.handle}"
     else:
-        summary = f"Rollback of {_what(review)} attempted by {data.executed_by} and failed"
+        summary = f"Rollback of {_what(review)} attempted by {actor.handle} and failed"
     await _record(
         session,
         incident,
         review,
         f"{summary}: {data.note}" if data.note else summary,
-        author=data.executed_by,
+        actor=actor,
+        field="executed_by",
         event=RollbackReviewExecuted,
         **extra,
     )
@@ -233,8 +250,14 @@ async def execute(
 
 
 async def verify(
-    session: AsyncSession, incident: Incident, review: RollbackReview, data: VerificationIn
+    session: AsyncSession,
+    incident: Incident,
+    review: RollbackReview,
+    data: VerificationIn,
+    *,
+    actor: Actor,
 ) -> Step:
+    """Record whether the service recovered; anyone may check it, a monitor too."""
     recovered = data.result == VerificationResult.RECOVERED
     if data.mark_mitigated and not recovered:
         raise _invalid(
@@ -244,17 +267,18 @@ async def verify(
         )
     check_step(review, ReviewAction.VERIFICATION)
     review.status = ReviewStatus.VERIFIED if recovered else ReviewStatus.FAILED
-    review.verified_by, review.verification_result = data.verified_by, data.result
+    review.verified_by, review.verification_result = actor.handle, data.result
     review.verification_note, review.verified_at = data.note, utcnow()
     mitigate = data.mark_mitigated and can_move(Status(incident.status), Status.MITIGATED)
     outcome = "recovered" if recovered else "did not recover"
-    summary = f"Rollback of {_what(review)} verified by {data.verified_by}: {outcome}"
+    summary = f"Rollback of {_what(review)} verified by {actor.handle}: {outcome}"
     await _record(
         session,
         incident,
         review,
         f"{summary} ({data.note})" if data.note else summary,
-        author=data.verified_by,
+        actor=actor,
+        field="verified_by",
         event=None,  # the outbound catalogue has requested, decided and executed only
         result=data.result,
         marked_mitigated=mitigate,

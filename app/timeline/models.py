@@ -3,7 +3,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Index, Integer, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.core.clock import utcnow
@@ -59,7 +59,37 @@ class TimelineEntry(SQLModel, table=True):
     occurred_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The author's credential (`core.actors.Via`); null on entries older than actors
+    # and on generated entries.
+    via: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
+    # A deleted entry is a tombstone: hidden from the timeline, never removed.
+    deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    deleted_by: str | None = Field(default=None, max_length=100)
+    deleted_via: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
 
     @property
     def generated(self) -> bool:
         return self.kind not in HUMAN_KINDS
+
+
+class TimelineRevision(SQLModel, table=True):
+    """One version of an entry people wrote, kept when the entry is edited.
+
+    Version 1 is the entry as first written (by its author); each edit adds the next,
+    written by whoever edited it.
+    """
+
+    __tablename__ = "timeline_revisions"
+    __table_args__ = (UniqueConstraint("entry_id", "number"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    entry_id: uuid.UUID = Field(foreign_key="timeline_entries.id", ondelete="CASCADE")
+    number: int
+    kind: EntryKind = Field(sa_type=String(32))
+    summary: str = Field(max_length=500)
+    body: str | None = Field(default=None, sa_type=Text)
+    data: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    occurred_at: datetime = Field(sa_type=UTCDateTime)
+    written_at: datetime = Field(sa_type=UTCDateTime)
+    written_by: str | None = Field(default=None, max_length=100)
+    via: dict[str, Any] | None = Field(default=None, sa_type=JSONType)

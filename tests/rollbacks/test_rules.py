@@ -98,7 +98,7 @@ async def test_a_step_out_of_order_is_409_naming_state_and_next_step(
         ({"to_version": "2.4.0"}, "body.to_version"),  # equals from_version
         ({"service": ""}, "body.service"),
         ({"requested_by": "two words"}, "body.requested_by"),
-        ({"requested_by": None}, "body.requested_by"),
+        ({"requested_by": "alice\u200b"}, "body.requested_by"),  # zero-width space
         ({"deploy_id": str(uuid.uuid4())}, "body.deploy_id"),
         ({"deploy_id": "not-a-uuid"}, "body.deploy_id"),
         ({"environment": None}, "body.environment"),  # and the incident has no env label
@@ -143,10 +143,10 @@ async def test_the_environment_defaults_to_the_incidents_label(client):
     ("action", "body", "field"),
     [
         ("decision", {"decision": "maybe", "reviewer": "bob"}, "body.decision"),
-        ("decision", {"decision": "approve"}, "body.reviewer"),
+        ("decision", {"decision": "approve", "reviewer": "bob\u200b"}, "body.reviewer"),
         ("decision", {"decision": "approve", "reviewer": ""}, "body.reviewer"),
         ("execution", {"outcome": "partial", "executed_by": "carol"}, "body.outcome"),
-        ("execution", {"outcome": "succeeded"}, "body.executed_by"),
+        ("execution", {"outcome": "succeeded", "executed_by": "Ca rol"}, "body.executed_by"),
         ("verification", {"result": "meh", "verified_by": "bob"}, "body.result"),
         (
             "verification",
