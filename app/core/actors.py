@@ -57,7 +57,7 @@ class Via(BaseModel):
 
     def stored(self) -> dict[str, Any]:
         """The form kept in a record's JSON `…via` column."""
-        return self.model_dump(mode="json", exclude_none=True)
+        return self.model_dump(mode="json")
 
 
 class ActorMismatch(Forbidden):

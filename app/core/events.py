@@ -28,6 +28,8 @@ class EventType(StrEnum):
     PARTICIPANT_JOINED = "participant.joined"
     PARTICIPANT_LEFT = "participant.left"
     TIMELINE_EVENT_ADDED = "timeline.event_added"
+    TIMELINE_EVENT_UPDATED = "timeline.event_updated"
+    TIMELINE_EVENT_DELETED = "timeline.event_deleted"
     ROLLBACK_REVIEW_REQUESTED = "rollback_review.requested"
     ROLLBACK_REVIEW_DECIDED = "rollback_review.decided"
     ROLLBACK_REVIEW_EXECUTED = "rollback_review.executed"

@@ -25,7 +25,7 @@ from app.rollbacks.events import (
     RollbackReviewExecuted,
     RollbackReviewRequested,
 )
-from app.timeline.events import TimelineEventAdded
+from app.timeline.events import TimelineEventAdded, TimelineEventDeleted, TimelineEventUpdated
 
 # Every event type's `data` model, in the catalogue's order; the docstring describes it.
 EVENTS: tuple[type[DomainEvent], ...] = (
@@ -35,6 +35,8 @@ EVENTS: tuple[type[DomainEvent], ...] = (
     ParticipantJoined,
     ParticipantLeft,
     TimelineEventAdded,
+    TimelineEventUpdated,
+    TimelineEventDeleted,
     RollbackReviewRequested,
     RollbackReviewDecided,
     RollbackReviewExecuted,

@@ -85,9 +85,10 @@ class PostmortemParticipant(BaseModel):
 class PostmortemEntry(BaseModel):
     occurred_at: datetime
     kind: EntryKind
-    author: str | None
+    author: str | None = Field(description="Who wrote it; for a deleted entry, who deleted it")
     summary: str
     body: str | None
+    deleted: bool = Field(default=False, description="A deleted entry: only the deletion shows")
 
 
 class DeployLine(BaseModel):

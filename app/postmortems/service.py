@@ -114,6 +114,27 @@ def _roles(entries: list[TimelineEntry]) -> dict[str, list[Role]]:
     return held
 
 
+def _entry(entry: TimelineEntry) -> PostmortemEntry:
+    """A timeline line; a deleted entry says only who deleted it and when."""
+    if entry.deleted_at is not None:
+        at = entry.deleted_at.strftime("%Y-%m-%d %H:%M UTC")
+        return PostmortemEntry(
+            occurred_at=entry.occurred_at,
+            kind=EntryKind(entry.kind),
+            author=entry.deleted_by,
+            summary=f"An entry was deleted by {entry.deleted_by} at {at}",
+            body=None,
+            deleted=True,
+        )
+    return PostmortemEntry(
+        occurred_at=entry.occurred_at,
+        kind=EntryKind(entry.kind),
+        author=entry.author,
+        summary=entry.summary,
+        body=entry.body,
+    )
+
+
 async def build(session: AsyncSession, incident: Incident) -> PostmortemOut:
     entries = list(
         await session.scalars(
@@ -184,16 +205,7 @@ async def build(session: AsyncSession, incident: Incident) -> PostmortemOut:
             )
             for p in stints
         ],
-        timeline=[
-            PostmortemEntry(
-                occurred_at=e.occurred_at,
-                kind=EntryKind(e.kind),
-                author=e.author,
-                summary=e.summary,
-                body=e.body,
-            )
-            for e in entries
-        ],
+        timeline=[_entry(e) for e in entries],
         suspect_deploys=await suspect_deploys(session, incident),
         cause=deploy_line(cause, start) if cause else None,
         rollback_reviews=await rollback_section(session, incident),

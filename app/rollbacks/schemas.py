@@ -106,9 +106,7 @@ class ExecutionIn(BaseModel):
 class VerificationIn(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={
-            "example": {"result": "recovered", "mark_mitigated": True}
-        },
+        json_schema_extra={"example": {"result": "recovered", "mark_mitigated": True}},
     )
 
     verified_by: Handle | None = Field(

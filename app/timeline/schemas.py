@@ -5,6 +5,7 @@ from typing import Annotated, Any, Literal
 import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from app.core.actors import Via
 from app.core.clock import AwareUTC
 from app.core.handles import Handle
 from app.core.patch import Patch
@@ -59,7 +60,11 @@ class EntryCreate(BaseModel):
     kind: HumanKind = "note"
     summary: str = Field(min_length=1, max_length=500)
     body: str | None = Field(default=None, max_length=20_000)
-    author: Handle | None = None
+    author: Handle | None = Field(
+        default=None,
+        description="Who writes it: the actor (the default); only an `act-as` key may name "
+        "the person it acts for",
+    )
     occurred_at: AwareUTC | None = Field(
         default=None, description="When it happened; may be back-dated, not in the future"
     )
@@ -76,7 +81,6 @@ class EntryUpdate(Patch):
     kind: HumanKind | None = None
     summary: str | None = Field(default=None, min_length=1, max_length=500)
     body: str | None = Field(default=None, max_length=20_000)
-    author: Handle | None = None
     occurred_at: AwareUTC | None = None
     data: Data | None = None
 
@@ -90,15 +94,37 @@ class EntryOut(BaseModel):
     summary: str
     body: str | None
     author: str | None
+    via: Via | None = Field(description="The author's credential (null: not recorded)")
     data: dict[str, Any]
     occurred_at: datetime
     created_at: datetime
     updated_at: datetime | None
+    deleted_at: datetime | None = Field(
+        description="Set on a deleted entry (listed only with `include_deleted=true`)"
+    )
+    deleted_by: str | None
+    deleted_via: Via | None
     generated: bool = Field(description="Written by Muster; read-only")
 
     @classmethod
     def of(cls, entry: TimelineEntry) -> "EntryOut":
         return cls.model_validate(entry)
+
+
+class RevisionOut(BaseModel):
+    """One version of an entry: version 1 as first written, then one per edit."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    number: int
+    kind: EntryKind
+    summary: str
+    body: str | None
+    data: dict[str, Any]
+    occurred_at: datetime
+    written_at: datetime = Field(description="When this version was written")
+    written_by: str | None = Field(description="Who wrote this version: the author, an editor")
+    via: Via | None
 
 
 # What list reads select: EntryOut's columns, and `seq` for the cursor.

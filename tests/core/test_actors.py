@@ -81,7 +81,12 @@ def test_an_oidc_principal_is_a_person_and_its_via_names_the_subject():
     )
     actor = resolve_actor(principal, None)
     assert actor.handle == "alice"
-    assert actor.via.stored() == {"credential": "oidc", "subject": "00u1abcd"}
+    assert actor.via.stored() == {
+        "credential": "oidc",
+        "key_id": None,
+        "key_name": None,
+        "subject": "00u1abcd",
+    }
     assert principal.subject == "oidc:00u1abcd"
 
 
