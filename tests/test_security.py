@@ -107,7 +107,7 @@ async def test_a_read_only_key_may_read_but_not_write(client, anon_client):
             continue
         response = await anon_client.request(method, path, json={}, headers=reader)
         if method == "GET":
-            admin_only = path.startswith(ADMIN_ONLY)
+            admin_only = path.startswith(ADMIN_ONLY) or path.endswith("/revisions")
             assert response.status_code not in (401, 403) or admin_only, (path, response.text)
             continue
         writes += 1

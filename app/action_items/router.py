@@ -10,13 +10,14 @@ from app.action_items import service
 from app.action_items.models import ActionKind, ActionStatus, RolloutStatus
 from app.action_items.schemas import ActionItemCreate, ActionItemOut, ActionItemUpdate
 from app.action_items.service import ActionItemFilters, ActionItemNotFound
+from app.core.actors import IncidentActor
 from app.core.api import API_PREFIX
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, InvalidInput, Unauthorized, responses
 from app.core.handles import Handle
 from app.core.idempotency import IdempotencyDep, IdempotencyKeyReused
 from app.core.pagination import Page, PageDep
-from app.core.security import AuthenticatedRoute, ReadIncidents, WriteIncidents
+from app.core.security import AuthenticatedRoute, ReadIncidents
 from app.incidents.deps import CurrentIncident, WritableIncident
 from app.incidents.lookup import IncidentNotFound
 
@@ -59,11 +60,11 @@ async def create_action_item(
     body: ActionItemCreate,
     session: SessionDep,
     incident: WritableIncident,
-    principal: WriteIncidents,
+    actor: IncidentActor,
     idempotency: IdempotencyDep,
 ) -> JSONResponse:
     """Add an action item, optionally with the services it must be rolled out to."""
-    item = await service.create_action_item(session, incident, body, actor=principal.name)
+    item = await service.create_action_item(session, incident, body, actor=actor.handle)
     return await idempotency.respond(item, status_code=201, headers=_location(item))
 
 
@@ -126,8 +127,8 @@ async def update_action_item(
     action_item_id: uuid.UUID,
     body: ActionItemUpdate,
     session: SessionDep,
-    principal: WriteIncidents,
+    actor: IncidentActor,
 ) -> ActionItemOut:
     """Change fields or the rollout: entries are upserted per service, `remove` drops one."""
     item, incident = await service.get_action_item(session, action_item_id, for_update=True)
-    return await service.update_action_item(session, incident, item, body, actor=principal.name)
+    return await service.update_action_item(session, incident, item, body, actor=actor.handle)

@@ -7,11 +7,12 @@ from fastapi import APIRouter, Path
 from app.checklists import service
 from app.checklists.schemas import ChecklistItemOut, ChecklistItemUpdate
 from app.checklists.service import ChecklistItemNotFound
+from app.core.actors import ActorMismatch, IncidentActor
 from app.core.api import API_PREFIX
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, Unauthorized, UnsupportedMediaType, responses
 from app.core.pagination import Page, PageDep
-from app.core.security import AuthenticatedRoute, ReadIncidents, WriteIncidents
+from app.core.security import AuthenticatedRoute, ReadIncidents
 from app.flows import checklists as checklist_flows
 from app.incidents.deps import CurrentIncident, LockedIncident
 from app.incidents.lookup import IncidentNotFound
@@ -36,17 +37,19 @@ async def get_checklist(
 @router.patch(
     "/{item_key}",
     response_model=ChecklistItemOut,
-    responses=responses(ChecklistItemNotFound, UnsupportedMediaType),
+    responses=responses(ChecklistItemNotFound, ActorMismatch, UnsupportedMediaType),
 )
 async def update_checklist_item(
     item_key: Annotated[str, Path(max_length=64, examples=["rollback_decided"])],
     body: ChecklistItemUpdate,
     session: SessionDep,
     incident: LockedIncident,
-    principal: WriteIncidents,
+    actor: IncidentActor,
 ) -> ChecklistItemOut:
-    """Tick or untick an item, with a note (e.g. why no rollback) and who did it."""
-    item = await checklist_flows.update_item(
-        session, incident, item_key, body, principal_name=principal.name
-    )
+    """Tick or untick an item, with a note (e.g. why no rollback).
+
+    `by` is the actor: leave it out, or name only the person the request acts as.
+    """
+    by = actor.claim(body.by, field="body.by")
+    item = await checklist_flows.update_item(session, incident, item_key, body, by=by)
     return ChecklistItemOut.model_validate(item)

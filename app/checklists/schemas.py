@@ -2,6 +2,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
+from app.core.actors import Via
 from app.core.handles import Handle
 
 
@@ -14,6 +15,7 @@ class ChecklistItemOut(BaseModel):
     done: bool
     note: str | None
     done_by: str | None = Field(description="Who ticked it (or `muster` when ticked automatically)")
+    done_via: Via | None = Field(description="The credential it was ticked with (null: Muster)")
     done_at: datetime | None
     updated_at: datetime | None
 
@@ -26,4 +28,8 @@ class ChecklistItemUpdate(BaseModel):
 
     done: StrictBool | None = None
     note: str | None = Field(default=None, max_length=2000)
-    by: Handle | None = None
+    by: Handle | None = Field(
+        default=None,
+        description="Who ticks it: the actor (the default); only an `act-as` key may name "
+        "the person it acts for",
+    )

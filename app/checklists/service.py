@@ -11,6 +11,7 @@ from sqlmodel import col, select
 from app.checklists.models import ChecklistItem
 from app.checklists.schemas import ChecklistItemUpdate
 from app.checklists.template import ChecklistTemplate
+from app.core.actors import Actor
 from app.core.clock import utcnow
 from app.core.db import add_row, table_of
 from app.core.errors import NotFound
@@ -68,18 +69,18 @@ async def update_item(
     key: str,
     changes: ChecklistItemUpdate,
     *,
-    principal_name: str,
+    by: Actor,
 ) -> ChecklistItem:
     item = await _get(session, incident, key)
     if item is None:
         raise ChecklistItemNotFound(f"{incident.reference} has no checklist item `{key}`")
-    by = changes.by or principal_name
     now = utcnow()
     if "note" in changes.model_fields_set:
         item.note = changes.note
     if changes.done is not None and changes.done != item.done:
         item.done = changes.done
-        item.done_by, item.done_at = (by, now) if changes.done else (None, None)
+        ticked = (by.handle, now, by.via.stored()) if changes.done else (None, None, None)
+        item.done_by, item.done_at, item.done_via = ticked
     item.updated_at = now
     await session.flush()
     return item

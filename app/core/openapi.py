@@ -126,6 +126,7 @@ SUMMARIES = {
     "timeline-add-entry": "Add a note, action, decision or observation",
     "timeline-update-entry": "Correct a timeline entry",
     "timeline-delete-entry": "Delete a timeline entry",
+    "timeline-list-entry-revisions": "Read the versions of a timeline entry",
     "checklist-get-checklist": "Read the checklist",
     "checklist-update-checklist-item": "Tick a checklist item",
     "rollback-reviews-propose-rollback": "Propose a rollback",

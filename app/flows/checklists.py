@@ -5,6 +5,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.checklists import service as checklist_service
 from app.checklists.models import ChecklistItem
 from app.checklists.schemas import ChecklistItemUpdate
+from app.core.actors import Actor
 from app.incidents.models import Incident
 from app.timeline import service as timeline_service
 from app.timeline.models import EntryKind
@@ -29,14 +30,11 @@ async def update_item(
     key: str,
     changes: ChecklistItemUpdate,
     *,
-    principal_name: str,
+    by: Actor,
 ) -> ChecklistItem:
-    """Someone ticks, unticks or annotates an item."""
-    item = await checklist_service.update_item(
-        session, incident, key, changes, principal_name=principal_name
-    )
-    author = changes.by or principal_name
-    _record(session, incident, item, checklist_service.describe(item), author=author)
+    """Someone (`by`) ticks, unticks or annotates an item."""
+    item = await checklist_service.update_item(session, incident, key, changes, by=by)
+    _record(session, incident, item, checklist_service.describe(item), author=by.handle)
     return item
 
 

@@ -4,6 +4,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.checklists import service as checklist_service
 from app.checklists.template import ChecklistTemplate
+from app.core.actors import Via
 from app.flows import participants as participant_flows
 from app.incidents import recurrence
 from app.incidents import service as incident_service
@@ -45,10 +46,20 @@ async def open_incident(
 
 
 async def update_incident(
-    session: AsyncSession, incident: Incident, changes: IncidentUpdate, *, actor: str
+    session: AsyncSession,
+    incident: Incident,
+    changes: IncidentUpdate,
+    *,
+    actor: str,
+    via: Via | None = None,
 ) -> Incident:
-    """A PATCH: the incident's own fields and status, then its commander (a participant)."""
+    """A PATCH: the incident's own fields and status, then its commander (a participant).
+
+    `via` is the credential of a request's actor (None for an integration).
+    """
     await incident_service.update_incident(session, incident, changes, actor=actor)
     if changes.commander is not None and changes.commander != incident.commander:
-        await participant_flows.assign_commander(session, incident, changes.commander, actor=actor)
+        await participant_flows.assign_commander(
+            session, incident, changes.commander, actor=actor, via=via
+        )
     return incident

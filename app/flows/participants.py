@@ -7,6 +7,7 @@ SRE-engagement histogram (after commit).
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.actors import Via
 from app.flows import checklists as checklist_flows
 from app.incidents import service as incident_service
 from app.incidents.models import Incident
@@ -33,10 +34,15 @@ async def _after_role_given(
 
 
 async def join(
-    session: AsyncSession, incident: Incident, joining: ParticipantCreate, *, actor: str
+    session: AsyncSession,
+    incident: Incident,
+    joining: ParticipantCreate,
+    *,
+    actor: str,
+    via: Via | None = None,
 ) -> Participant:
-    """Someone joins the incident in a role."""
-    participant = await participant_service.join(session, incident, joining, actor=actor)
+    """Someone joins the incident in a role (put there by `actor`, with `via`)."""
+    participant = await participant_service.join(session, incident, joining, actor=actor, via=via)
     await _after_role_given(session, incident, participant, actor=actor)
     return participant
 
@@ -64,11 +70,11 @@ async def leave(
 
 
 async def assign_commander(
-    session: AsyncSession, incident: Incident, handle: str, *, actor: str
+    session: AsyncSession, incident: Incident, handle: str, *, actor: str, via: Via | None = None
 ) -> Participant:
     """Make `handle` the commander, joining them first when they are not on the incident."""
     participant = await participant_service.active_participant(session, incident, handle)
     if participant is None:
         joining = ParticipantCreate(handle=handle, role=Role.COMMANDER)
-        return await join(session, incident, joining, actor=actor)
+        return await join(session, incident, joining, actor=actor, via=via)
     return await change_role(session, incident, participant, Role.COMMANDER, actor=actor)

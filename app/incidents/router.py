@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Header, Query, Response, status
 from fastapi.responses import JSONResponse
 
+from app.core.actors import IncidentActor
 from app.core.api import API_PREFIX
 from app.core.clock import AwareUTC
 from app.core.db import SessionDep, SettingsDep
@@ -20,7 +21,7 @@ from app.core.errors import (
 )
 from app.core.idempotency import IdempotencyDep, IdempotencyKeyReused
 from app.core.pagination import Page, PageDep
-from app.core.security import AuthenticatedRoute, ReadIncidents, WriteIncidents
+from app.core.security import AuthenticatedRoute, ReadIncidents
 from app.flows import incidents as incident_flows
 from app.incidents import service
 from app.incidents.deps import CurrentIncident, LockedIncident, TemplateDep
@@ -82,7 +83,7 @@ async def create_incident(
     body: IncidentCreate,
     settings: SettingsDep,
     session: SessionDep,
-    principal: WriteIncidents,
+    actor: IncidentActor,
     idempotency: IdempotencyDep,
     template: TemplateDep,
 ) -> JSONResponse:
@@ -91,7 +92,7 @@ async def create_incident(
         session,
         body,
         template=template,
-        actor=principal.name,
+        actor=actor.handle,
         lookback_days=settings.recurrence_lookback_days,
     )
     return await idempotency.respond(
@@ -170,7 +171,7 @@ async def update_incident(
     body: Annotated[IncidentUpdate, Body(openapi_examples=UPDATE_EXAMPLES)],
     session: SessionDep,
     incident: LockedIncident,
-    principal: WriteIncidents,
+    actor: IncidentActor,
     if_match: Annotated[
         str | None,
         Header(description="The `ETag` you read; a stale one is refused with 412"),
@@ -178,7 +179,7 @@ async def update_incident(
 ) -> JSONResponse:
     """Change fields, move the status, name the commander or the causing deploy."""
     _check_if_match(incident, if_match)
-    await incident_flows.update_incident(session, incident, body, actor=principal.name)
+    await incident_flows.update_incident(session, incident, body, actor=actor.handle, via=actor.via)
     return JSONResponse(
         IncidentOut.of(incident).model_dump(mode="json"), headers={"ETag": etag(incident)}
     )

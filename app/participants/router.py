@@ -5,11 +5,12 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, status
 from fastapi.responses import JSONResponse
 
+from app.core.actors import ActorMismatch, IncidentActor
 from app.core.api import API_PREFIX
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, Unauthorized, UnsupportedMediaType, responses
 from app.core.pagination import Page, PageDep
-from app.core.security import AuthenticatedRoute, ReadIncidents, WriteIncidents
+from app.core.security import AuthenticatedRoute, ReadIncidents
 from app.flows import participants as participant_flows
 from app.incidents.deps import CurrentIncident, LockedIncident
 from app.incidents.lookup import IncidentNotFound
@@ -54,16 +55,19 @@ async def list_participants(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=ParticipantOut,
-    responses=responses(UnsupportedMediaType, AlreadyParticipating),
+    responses=responses(ActorMismatch, UnsupportedMediaType, AlreadyParticipating),
 )
 async def join_incident(
     body: ParticipantCreate,
     session: SessionDep,
     incident: LockedIncident,
-    principal: WriteIncidents,
+    actor: IncidentActor,
 ) -> JSONResponse:
-    """Join with a role; joining as `commander` makes you the incident's commander."""
-    participant = await participant_flows.join(session, incident, body, actor=principal.name)
+    """Join with a role (or add someone by `handle`); a `commander` commands the incident."""
+    adder = service.adder_of(body, actor)
+    participant = await participant_flows.join(
+        session, incident, body, actor=adder.handle, via=adder.via
+    )
     location = f"{API_PREFIX}/incidents/{incident.reference}/participants/{participant.id}"
     return JSONResponse(
         ParticipantOut.of(participant).model_dump(mode="json"),
@@ -82,12 +86,12 @@ async def change_role(
     body: ParticipantUpdate,
     session: SessionDep,
     incident: LockedIncident,
-    principal: WriteIncidents,
+    actor: IncidentActor,
 ) -> ParticipantOut:
     """Change a participant's role; a new commander demotes the previous one to observer."""
     participant = await service.get_participant(session, incident, participant_id)
     await participant_flows.change_role(
-        session, incident, participant, body.role, actor=principal.name
+        session, incident, participant, body.role, actor=actor.handle
     )
     return ParticipantOut.of(participant)
 
@@ -99,9 +103,9 @@ async def leave_incident(
     participant_id: ParticipantRef,
     session: SessionDep,
     incident: LockedIncident,
-    principal: WriteIncidents,
+    actor: IncidentActor,
 ) -> ParticipantOut:
     """Leave: marks `left_at` (the stint stays in the history). Leaving twice is harmless."""
     participant = await service.get_participant(session, incident, participant_id)
-    await participant_flows.leave(session, incident, participant, actor=principal.name)
+    await participant_flows.leave(session, incident, participant, actor=actor.handle)
     return ParticipantOut.of(participant)

@@ -3,6 +3,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
+from app.core.actors import Via
 from app.core.api import API_PREFIX
 from app.core.handles import Handle
 from app.participants.models import Participant, Role
@@ -14,7 +15,11 @@ class ParticipantCreate(BaseModel):
         json_schema_extra={"example": {"handle": "alice", "role": "sre"}},
     )
 
-    handle: Handle
+    handle: Handle | None = Field(
+        default=None,
+        description="Who joins; default: the actor. Naming someone else adds them "
+        "(`added_by` shows who did)",
+    )
     name: str | None = Field(default=None, max_length=200)
     email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
     team: str | None = Field(default=None, max_length=100)
@@ -39,6 +44,8 @@ class ParticipantOut(BaseModel):
     role: Role
     joined_at: datetime
     left_at: datetime | None
+    added_by: str | None = Field(description="Who put them on the incident (null: not recorded)")
+    via: Via | None = Field(description="The credential `added_by` acted with")
 
     @computed_field(description="Still on the incident (has not left)")  # type: ignore[prop-decorator]
     @property

@@ -10,8 +10,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from app.core.actors import Actor, Via
 from app.core.clock import utcnow
-from app.core.errors import Conflict, NotFound
+from app.core.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from app.core.events import emit
 from app.core.pagination import PageParams, Rows, paginate
 from app.incidents.lookup import child_of
@@ -55,22 +56,51 @@ async def active_participant(
     )
 
 
+def adder_of(joining: ParticipantCreate, actor: Actor) -> Actor:
+    """Who puts `joining` on the incident: the actor, who joins when `handle` is left out.
+
+    Naming someone else adds them. An `act-as` key that names a person (and no
+    `Muster-Acting-For`) is that person joining; a service acting as itself must name
+    who joins.
+    """
+    adder = actor.claim(joining.handle, field="body.handle") if actor.may_act_for else actor
+    if joining.handle is None and not adder.is_person:
+        raise InvalidInput(
+            f"{adder.handle} is a service: say who joins",
+            errors=[FieldProblem(field="body.handle", message="required", type="missing")],
+        )
+    return adder
+
+
 async def join(
-    session: AsyncSession, incident: Incident, joining: ParticipantCreate, *, actor: str
+    session: AsyncSession,
+    incident: Incident,
+    joining: ParticipantCreate,
+    *,
+    actor: str,
+    via: Via | None = None,
 ) -> Participant:
-    existing = await active_participant(session, incident, joining.handle)
+    """`joining.handle` (default: `actor`) joins, put there by `actor` (credential `via`)."""
+    handle = joining.handle or actor
+    existing = await active_participant(session, incident, handle)
     if existing is not None:
         raise AlreadyParticipating(
-            f"{joining.handle} is already on {incident.reference} as {existing.role}",
+            f"{handle} is already on {incident.reference} as {existing.role}",
             extra={"participant_id": str(existing.id)},
         )
-    participant = Participant(incident_id=incident.id, **joining.model_dump())
+    participant = Participant(
+        incident_id=incident.id,
+        **joining.model_dump(exclude={"handle"}),
+        handle=handle,
+        added_by=actor,
+        via=via.stored() if via else None,
+    )
     session.add(participant)
     try:
         await session.flush()
     except IntegrityError:
         # A concurrent join of the same handle won the partial unique index.
-        raise AlreadyParticipating(f"{joining.handle} is already on {incident.reference}") from None
+        raise AlreadyParticipating(f"{handle} is already on {incident.reference}") from None
     timeline_service.record(
         session,
         incident,

@@ -252,8 +252,12 @@ async def test_an_incident_run_from_the_examples_as_they_are(client, document):
             return media["examples"][name]["value"]
         return _resolve(document, media["schema"])["example"]
 
-    async def send(method: str, path: str, body: Any = None, expected: int = 200) -> Any:
-        response = await client.request(method, path, json=body)
+    async def send(
+        method: str, path: str, body: Any = None, expected: int = 200, acting_for: str = "alice"
+    ) -> Any:
+        # The admin key acts for people (`act-as`): alice, and bob for the second pair of eyes.
+        headers = {"Muster-Acting-For": acting_for}
+        response = await client.request(method, path, json=body, headers=headers)
         assert response.status_code == expected, (method, path, response.text)
         return response.json()
 
@@ -276,6 +280,7 @@ async def test_an_incident_run_from_the_examples_as_they_are(client, document):
         "POST",
         f"{latest}/decision",
         example(f"{reviews}/{{review_id}}/decision", "post", "approve"),
+        acting_for="bob",
     )
     await send("POST", f"{latest}/execution", schemas["ExecutionIn"]["example"])
     await send("POST", f"{latest}/verification", schemas["VerificationIn"]["example"])

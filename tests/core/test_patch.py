@@ -14,7 +14,7 @@ FIELDS = {
         ["title", "severity", "status", "services", "labels", "commander"],
         ["summary", "caused_by_deploy_id"],
     ),
-    "EntryUpdate": (["kind", "summary", "occurred_at", "data"], ["body", "author"]),
+    "EntryUpdate": (["kind", "summary", "occurred_at", "data"], ["body"]),
     "SubscriptionUpdate": (["url", "events", "format", "secret", "active"], ["description"]),
     "ActionItemUpdate": (["title", "kind", "status", "rollout"], ["description", "owner", "due"]),
 }

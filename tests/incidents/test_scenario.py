@@ -50,23 +50,23 @@ async def test_an_incident_run_from_open_to_close_reads_top_to_bottom(client):
     )
     story = [f"{e['author']}: {e['summary']}" for e in await timeline(client, incident)]
     assert story == [
-        f"bootstrap-admin: {ref} opened: Checkout 502s (sev2)",
-        "bootstrap-admin: Status triggered → acknowledged",
-        "bootstrap-admin: sam joined as sre",
+        f"service:bootstrap-admin: {ref} opened: Checkout 502s (sev2)",
+        "service:bootstrap-admin: Status triggered → acknowledged",
+        "sam: sam joined as sre",  # the admin key acts for sam, who joins
         "muster: Checklist: SRE joined — done (sam joined)",
-        "bootstrap-admin: dana joined as developer",
-        "bootstrap-admin: sam: sre → commander",
+        "dana: dana joined as developer",
+        "service:bootstrap-admin: sam: sre → commander",
         "muster: Checklist: Incident commander assigned — done (sam is commander)",
         "sam: Checklist: Error types and metrics checked — done",
         "dana: 5xx only on v2.4.0 pods",
-        "bootstrap-admin: Severity sev2 → sev1",
-        "bootstrap-admin: Status acknowledged → investigating",
+        "service:bootstrap-admin: Severity sev2 → sev1",
+        "service:bootstrap-admin: Status acknowledged → investigating",
         "sam: Roll back to v2.3.9",
         "sam: Checklist: Rollback decided (yes / no, and why) — done (yes: v2.4.0 suspect)",
         "dana: Rolled back checkout",
-        "bootstrap-admin: Status investigating → mitigated",
-        "bootstrap-admin: sam left (commander)",
-        "bootstrap-admin: Status mitigated → resolved",
-        "bootstrap-admin: Status resolved → closed",
+        "service:bootstrap-admin: Status investigating → mitigated",
+        "service:bootstrap-admin: sam left (commander)",
+        "service:bootstrap-admin: Status mitigated → resolved",
+        "service:bootstrap-admin: Status resolved → closed",
     ]
     assert final["commander"] is None

@@ -238,7 +238,7 @@ async def test_the_postmortem_of_a_scripted_incident_has_every_section(client, c
     assert timeline[0] == [
         "2026-03-02 09:00:00",
         "incident_created",
-        "bootstrap-admin",
+        "service:bootstrap-admin",
         "INC-1 opened: Checkout 502s (sev2)",
     ]
     assert ["2026-03-02 09:12:00", "action", "dana", "Rolled back checkout to v2.3.9"] in timeline
