@@ -1,0 +1,59 @@
+"""Joining, adding someone and ticking the checklist, as the request's actor."""
+
+from tests.conftest import KeyClient
+from tests.factories import make_incident
+
+
+def _url(incident, suffix):
+    return f"/api/v1/incidents/{incident['id']}{suffix}"
+
+
+async def test_a_person_joins_as_themself_or_adds_someone(client, key_client: KeyClient):
+    incident = await make_incident(client)
+    alice = await key_client("incidents:write", name="alice-laptop", person="alice")
+    joined = await alice.post(_url(incident, "/participants"), json={"role": "sre"})
+    assert joined.status_code == 201, joined.text
+    body = joined.json()
+    assert (body["handle"], body["added_by"], body["via"]["key_name"]) == (
+        "alice",
+        "alice",
+        "alice-laptop",
+    )
+    added = await alice.post(_url(incident, "/participants"), json={"handle": "Bob"})
+    assert (added.json()["handle"], added.json()["added_by"]) == ("bob", "alice")
+    again = await alice.post(_url(incident, "/participants"), json={"handle": "BOB"})
+    assert again.status_code == 409  # one person, however it is spelt
+
+
+async def test_a_service_names_who_joins(client, key_client: KeyClient):
+    incident = await make_incident(client)
+    ci = await key_client("incidents:write", name="pager-sync")
+    refused = await ci.post(_url(incident, "/participants"), json={"role": "sre"})
+    assert refused.status_code == 422, refused.text
+    assert [e["field"] for e in refused.json()["errors"]] == ["body.handle"]
+    added = await ci.post(_url(incident, "/participants"), json={"handle": "sam", "role": "sre"})
+    assert (added.json()["handle"], added.json()["added_by"]) == ("sam", "service:pager-sync")
+    # An act-as bot naming the person is that person joining.
+    bot = await key_client("incidents:write", "act-as", name="chat-bot")
+    joined = await bot.post(_url(incident, "/participants"), json={"handle": "dana"})
+    assert (joined.json()["added_by"], joined.json()["via"]["key_name"]) == ("dana", "chat-bot")
+
+
+async def test_the_checklist_is_ticked_by_the_actor(client, key_client: KeyClient):
+    incident = await make_incident(client)
+    alice = await key_client("incidents:write", name="alice-laptop", person="alice")
+    url = _url(incident, "/checklist/rollback_decided")
+    refused = await alice.patch(url, json={"done": True, "by": "bob"})
+    assert refused.status_code == 403
+    assert refused.json()["type"] == "urn:muster:problem:actor-mismatch"
+    ticked = (await alice.patch(url, json={"done": True})).json()
+    assert (ticked["done_by"], ticked["done_via"]["key_name"]) == ("alice", "alice-laptop")
+
+
+async def test_a_commander_handle_is_one_spelling(client):
+    incident = await make_incident(client)
+    named = await client.patch(_url(incident, ""), json={"commander": "Bob"})
+    assert named.json()["commander"] == "bob"
+    invisible = await client.patch(_url(incident, ""), json={"commander": "bob\u200b"})
+    assert invisible.status_code == 422
+    assert [e["type"] for e in invisible.json()["errors"]] == ["handle"]
