@@ -14,6 +14,7 @@ from app.core.actors import Actor, Via
 from app.core.clock import utcnow
 from app.core.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from app.core.events import emit
+from app.core.handles import fold
 from app.core.pagination import PageParams, Rows, paginate
 from app.incidents.lookup import child_of
 from app.incidents.models import Incident
@@ -146,11 +147,12 @@ async def list_participants(
 
 
 async def get_participant(session: AsyncSession, incident: Incident, ident: str) -> Participant:
-    """A participant by id, or by handle: the handle's current stint, else its latest."""
+    """A participant by id, or by handle (any spelling of it): the handle's current stint,
+    else its latest."""
     try:
         where = col(Participant.id) == uuid.UUID(ident)
     except ValueError:
-        where = col(Participant.handle) == ident
+        where = col(Participant.handle) == fold(ident)
     return await child_of(
         session,
         Participant,

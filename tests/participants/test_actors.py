@@ -23,6 +23,8 @@ async def test_a_person_joins_as_themself_or_adds_someone(client, key_client: Ke
     assert (added.json()["handle"], added.json()["added_by"]) == ("bob", "alice")
     again = await alice.post(_url(incident, "/participants"), json={"handle": "BOB"})
     assert again.status_code == 409  # one person, however it is spelt
+    found = await alice.patch(_url(incident, "/participants/Bob"), json={"role": "developer"})
+    assert (found.status_code, found.json()["handle"]) == (200, "bob")
 
 
 async def test_a_service_names_who_joins(client, key_client: KeyClient):
