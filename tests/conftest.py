@@ -97,6 +97,23 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
+@asynccontextmanager
+async def serving(
+    url: str, **overrides: object
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """An app of its own on the database at `url`, started, and an admin client of it."""
+    app = create_app(make_settings(url, **overrides))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://muster.test",
+            headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+        ) as client,
+    ):
+        yield app, client
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)

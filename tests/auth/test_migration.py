@@ -3,7 +3,6 @@ handles and show `via: null`."""
 
 import uuid
 
-import httpx
 import pytest
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
@@ -13,8 +12,7 @@ from app.core import migrations
 from app.core.clock import utcnow
 from app.core.db import Database
 from app.core.security import Scope
-from app.main import create_app
-from tests.conftest import ADMIN_KEY, BACKENDS, fresh_database, make_settings
+from tests.conftest import BACKENDS, fresh_database, make_settings, serving
 
 
 def _before_actors() -> str:
@@ -60,15 +58,7 @@ async def test_old_keys_are_service_keys_and_old_records_show_no_credential(back
         finally:
             await database.dispose()
 
-        app = create_app(make_settings(url))
-        async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app),
-                base_url="http://muster.test",
-                headers={"Authorization": f"Bearer {ADMIN_KEY}"},
-            ) as client,
-        ):
+        async with serving(url) as (app, client):
             keys = (await client.get("/api/v1/api-keys")).json()["items"]
             assert [(k["name"], k["person"]) for k in keys] == [("ci", None)]
             (entry,) = (await client.get(f"/api/v1/incidents/{incident_id}/timeline")).json()[

@@ -7,6 +7,7 @@ import pytest
 from app.core.actors import ActorMismatch, FourEyes, Via, resolve_actor
 from app.core.errors import InvalidInput
 from app.core.security import Credential, Principal, Scope, expand_scopes
+from tests.core.test_errors import assert_problem
 from tests.factories import make_incident
 
 KEY_ID = uuid.uuid4()
@@ -103,13 +104,6 @@ def test_four_eyes_compare_people():
 
 
 # Through HTTP: the timeline's `author` is the actor.
-
-
-def assert_problem(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["type"] == f"urn:muster:problem:{code}"
-    return body
 
 
 async def _key(client, *scopes: str, person: str | None = None, name: str = "key") -> dict:

@@ -6,13 +6,16 @@ from app.main import create_app
 from tests.conftest import make_settings
 
 
-def assert_problem(response: httpx.Response, status: int) -> dict:
+def assert_problem(response: httpx.Response, status: int, code: str | None = None) -> dict:
+    """The response is a problem document of `status` (and of type `code`, when given)."""
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == PROBLEM_JSON
     body = response.json()
     assert body["status"] == status
     assert body["title"]
     assert body["type"]
+    if code is not None:
+        assert body["type"] == f"urn:muster:problem:{code}", body
     return body
 
 

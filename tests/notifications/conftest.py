@@ -10,9 +10,8 @@ from sqlalchemy import func, select
 
 from app.core.db import Database
 from app.core.events import OutboxEvent
-from app.main import create_app
 from app.notifications.models import Delivery
-from tests.conftest import ADMIN_KEY, fresh_database, make_settings
+from tests.conftest import fresh_database, serving
 from tests.notifications.receiver import Receiver
 
 
@@ -65,14 +64,5 @@ async def running_app(
     backend: str, tmp_path: Path, **overrides: Any
 ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
     """An app of its own (own settings, own database, own dispatcher), started."""
-    async with fresh_database(backend, tmp_path) as url:
-        app = create_app(make_settings(url, **overrides))
-        async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app),
-                base_url="http://muster.test",
-                headers={"Authorization": f"Bearer {ADMIN_KEY}"},
-            ) as client,
-        ):
-            yield app, client
+    async with fresh_database(backend, tmp_path) as url, serving(url, **overrides) as started:
+        yield started

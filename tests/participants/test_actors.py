@@ -1,6 +1,7 @@
 """Joining, adding someone and ticking the checklist, as the request's actor."""
 
 from tests.conftest import KeyClient
+from tests.core.test_errors import assert_problem
 from tests.factories import make_incident
 
 
@@ -46,8 +47,7 @@ async def test_the_checklist_is_ticked_by_the_actor(client, key_client: KeyClien
     alice = await key_client("incidents:write", name="alice-laptop", person="alice")
     url = _url(incident, "/checklist/rollback_decided")
     refused = await alice.patch(url, json={"done": True, "by": "bob"})
-    assert refused.status_code == 403
-    assert refused.json()["type"] == "urn:muster:problem:actor-mismatch"
+    assert_problem(refused, 403, "actor-mismatch")
     ticked = (await alice.patch(url, json={"done": True})).json()
     assert (ticked["done_by"], ticked["done_via"]["key_name"]) == ("alice", "alice-laptop")
 
@@ -59,3 +59,16 @@ async def test_a_commander_handle_is_one_spelling(client):
     invisible = await client.patch(_url(incident, ""), json={"commander": "bob\u200b"})
     assert invisible.status_code == 422
     assert [e["type"] for e in invisible.json()["errors"]] == ["handle"]
+
+
+async def test_an_owner_is_found_by_any_spelling(client):
+    incident = await make_incident(client)
+    made = await client.post(
+        _url(incident, "/action-items"), json={"title": "Alert on saturation", "owner": "Dana"}
+    )
+    assert made.json()["owner"] == "dana"
+    found = await client.get("/api/v1/action-items", params={"owner": "DANA"})
+    assert [item["owner"] for item in found.json()["items"]] == ["dana"]
+    refused = await client.get("/api/v1/action-items", params={"owner": "dana\u200b"})
+    assert_problem(refused, 422, "validation-error")
+    assert [e["field"] for e in refused.json()["errors"]] == ["query.owner"]

@@ -1,15 +1,9 @@
 """Four eyes on identities: who proposes and who decides are the requests' actors."""
 
 from tests.conftest import KeyClient
+from tests.core.test_errors import assert_problem
 from tests.factories import make_incident
 from tests.rollbacks.helpers import PROPOSAL, decide, propose, read, reviews_url
-
-
-def _problem(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["type"] == f"urn:muster:problem:{code}", body
-    return body
 
 
 async def test_one_person_cannot_approve_their_own_rollback_under_any_name(
@@ -22,16 +16,16 @@ async def test_one_person_cannot_approve_their_own_rollback_under_any_name(
     review = await propose(alice, incident, requested_by="alice")
     assert review["requested_by"] == "alice"
 
-    invisible = _problem(
+    invisible = assert_problem(
         await decide(alice, review, reviewer="alice\u200b"), 422, "validation-error"
     )
     assert [e["field"] for e in invisible["errors"]] == ["body.reviewer"]
-    mismatch = _problem(await decide(alice, review, reviewer="bob"), 403, "actor-mismatch")
+    mismatch = assert_problem(await decide(alice, review, reviewer="bob"), 403, "actor-mismatch")
     assert mismatch["actor"] == "alice"
     assert "acts as alice" in mismatch["detail"]
-    own = _problem(await decide(alice, review, reviewer=None), 409, "four-eyes")
+    own = assert_problem(await decide(alice, review, reviewer=None), 409, "four-eyes")
     assert own["requested_by"] == "alice"
-    assert _problem(await decide(alice, review, reviewer="ALICE"), 409, "four-eyes")
+    assert assert_problem(await decide(alice, review, reviewer="ALICE"), 409, "four-eyes")
     assert (await read(client, review))["status"] == "proposed"
 
 
@@ -65,7 +59,7 @@ async def test_an_act_as_bot_acts_for_alice_then_bob_and_is_the_via_of_both(
     bot.headers["Muster-Acting-For"] = "alice"
     review = await propose(bot, incident, requested_by=None)
     # The same person, through the bot, still may not approve.
-    _problem(await decide(bot, review, reviewer=None), 409, "four-eyes")
+    assert_problem(await decide(bot, review, reviewer=None), 409, "four-eyes")
     bot.headers["Muster-Acting-For"] = "Bob"
     approved = await decide(bot, review, reviewer=None)
     assert approved.status_code == 200, approved.text
@@ -82,7 +76,7 @@ async def test_an_act_as_bot_may_name_the_person_in_the_body(client, key_client:
     bot = await key_client("incidents:write", "act-as", name="chat-bot")
     review = await propose(bot, incident, requested_by="alice")
     assert review["requested_by"] == "alice"
-    _problem(await decide(bot, review, reviewer="Alice"), 409, "four-eyes")
+    assert_problem(await decide(bot, review, reviewer="Alice"), 409, "four-eyes")
     approved = await decide(bot, review, reviewer="bob")
     assert approved.status_code == 200, approved.text
     assert approved.json()["reviewer"] == "bob"
@@ -94,16 +88,16 @@ async def test_a_service_acting_as_itself_can_neither_propose_nor_decide(
     incident = await make_incident(client)
     ci = await key_client("incidents:write", name="ci")
     proposal = {k: v for k, v in PROPOSAL.items() if k != "requested_by"}
-    refused = _problem(await ci.post(reviews_url(incident), json=proposal), 409, "four-eyes")
+    refused = assert_problem(await ci.post(reviews_url(incident), json=proposal), 409, "four-eyes")
     assert "service:ci is a service" in refused["detail"]
-    _problem(await propose_as(ci, incident, "alice"), 403, "actor-mismatch")
+    assert_problem(await propose_as(ci, incident, "alice"), 403, "actor-mismatch")
 
     review = await propose(client, incident, requested_by="alice")
-    _problem(await decide(ci, review, reviewer=None), 409, "four-eyes")
-    _problem(await decide(ci, review, reviewer="bob"), 403, "actor-mismatch")
+    assert_problem(await decide(ci, review, reviewer=None), 409, "four-eyes")
+    assert_problem(await decide(ci, review, reviewer="bob"), 403, "actor-mismatch")
     # An act-as key that names no one is a service too.
     bot = await key_client("incidents:write", "act-as", name="chat-bot")
-    _problem(await decide(bot, review, reviewer=None), 409, "four-eyes")
+    assert_problem(await decide(bot, review, reviewer=None), 409, "four-eyes")
     assert (await read(client, review))["status"] == "proposed"
 
 

@@ -4,16 +4,12 @@ from sqlalchemy import select
 
 from app.core.events import OutboxEvent
 from tests.conftest import KeyClient
+from tests.core.test_errors import assert_problem
 from tests.factories import make_incident, timeline
 
 
 def _url(incident, suffix=""):
     return f"/api/v1/incidents/{incident['id']}/timeline{suffix}"
-
-
-def _code(response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.json()["type"] == f"urn:muster:problem:{code}"
 
 
 async def _events(database, type_: str) -> list[dict]:
@@ -35,8 +31,8 @@ async def test_edits_keep_every_version_and_only_the_author_or_an_admin_edits(
     assert (entry["author"], entry["via"]["key_name"]) == ("alice", "alice-laptop")
     url = _url(incident, f"/{entry['id']}")
 
-    _code(await bob.patch(url, json={"summary": "bob was here"}), 403, "not-author")
-    _code(await bob.delete(url), 403, "not-author")
+    assert_problem(await bob.patch(url, json={"summary": "bob was here"}), 403, "not-author")
+    assert_problem(await bob.delete(url), 403, "not-author")
     first = await alice.patch(url, json={"summary": "Restarted 3 pods"})
     assert first.status_code == 200, first.text
     assert first.json()["author"] == "alice"
@@ -46,7 +42,7 @@ async def test_edits_keep_every_version_and_only_the_author_or_an_admin_edits(
     assert reattributed.status_code == 422
     assert [e["field"] for e in reattributed.json()["errors"]] == ["body.author"]
 
-    _code(await alice.get(url + "/revisions"), 403, "forbidden")
+    assert_problem(await alice.get(url + "/revisions"), 403, "forbidden")
     revisions = (await client.get(url + "/revisions")).json()
     assert [(r["number"], r["summary"], r["body"], r["written_by"]) for r in revisions] == [
         (1, "Restarted pods", None, "alice"),
@@ -83,7 +79,9 @@ async def test_a_deleted_entry_is_a_tombstone(client, database, key_client: KeyC
     assert (await alice.delete(url)).status_code == 204
 
     assert entry["id"] not in [e["id"] for e in await timeline(client, incident)]
-    _code(await alice.get(_url(incident), params={"include_deleted": "true"}), 403, "forbidden")
+    assert_problem(
+        await alice.get(_url(incident), params={"include_deleted": "true"}), 403, "forbidden"
+    )
     listed = await timeline(client, incident, include_deleted="true")
     (tombstone,) = [e for e in listed if e["id"] == entry["id"]]
     assert (tombstone["summary"], tombstone["deleted_by"]) == ("Blamed the CDN", "alice")
@@ -92,8 +90,8 @@ async def test_a_deleted_entry_is_a_tombstone(client, database, key_client: KeyC
     (deleted,) = await _events(database, "timeline.event_deleted")
     assert (deleted["entry"]["id"], deleted["entry"]["deleted_by"]) == (entry["id"], "alice")
 
-    _code(await alice.patch(url, json={"summary": "again"}), 404, "not-found")
-    _code(await client.delete(url), 404, "not-found")
+    assert_problem(await alice.patch(url, json={"summary": "again"}), 404, "not-found")
+    assert_problem(await client.delete(url), 404, "not-found")
     revisions = (await client.get(url + "/revisions")).json()
     assert [r["summary"] for r in revisions] == ["Blamed the CDN"]
 
@@ -113,5 +111,5 @@ async def test_generated_entries_stay_read_only_even_for_an_admin(client):
     incident = await make_incident(client)
     (opened,) = await timeline(client, incident)
     url = _url(incident, f"/{opened['id']}")
-    _code(await client.patch(url, json={"summary": "x"}), 409, "generated-entry-read-only")
-    _code(await client.delete(url), 409, "generated-entry-read-only")
+    assert_problem(await client.patch(url, json={"summary": "x"}), 409, "generated-entry-read-only")
+    assert_problem(await client.delete(url), 409, "generated-entry-read-only")
