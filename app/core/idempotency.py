@@ -25,6 +25,7 @@ from sqlalchemy import UniqueConstraint, bindparam, delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
+from app.core.actors import ACTING_FOR_HEADER
 from app.core.clock import utcnow
 from app.core.db import (
     JSONType,
@@ -76,12 +77,20 @@ class IdempotentReplay(Exception):
         return JSONResponse(self.body, status_code=self.status_code, headers=self.headers)
 
 
-def fingerprint(method: str, path: str, body: bytes) -> str:
+def fingerprint(method: str, path: str, body: bytes, acting_for: str | None = None) -> str:
+    """What makes two requests the same: method, path, the body as JSON, and the person an
+    `act-as` key acts for (one bot, one key, two people: two requests, not a replay)."""
     try:
         canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
     except ValueError:
         canonical = body
-    return hashlib.sha256(b"%s %s\n%s" % (method.encode(), path.encode(), canonical)).hexdigest()
+    request = b"%s %s\n%s\n%s" % (
+        method.encode(),
+        path.encode(),
+        (acting_for or "").encode("latin-1"),  # as Starlette decoded the header
+        canonical,
+    )
+    return hashlib.sha256(request).hexdigest()
 
 
 # Built once, the values bound at execution: creation is a hot path.
@@ -148,7 +157,12 @@ async def claim_idempotency_key(
     if idempotency_key is None:
         return Idempotency(session, None)
     settings = request.app.state.settings
-    digest = fingerprint(request.method, request.url.path, await request.body())
+    digest = fingerprint(
+        request.method,
+        request.url.path,
+        await request.body(),
+        request.headers.get(ACTING_FOR_HEADER),
+    )
     which = {"subject": principal.subject, "key": idempotency_key}
     record_id = uuid.uuid4()
     row = {

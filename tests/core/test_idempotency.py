@@ -80,3 +80,22 @@ async def test_a_key_older_than_its_lifetime_can_be_used_again(client, database,
     assert again.json() == second.json()
     assert again.headers["idempotent-replayed"] == "true"
     assert await count_rows(database, "incidents") == 2
+
+
+async def test_an_act_as_bot_reusing_a_key_for_another_person_is_409(key_client, database):
+    bot = await key_client("incidents:write", "act-as", name="chat-bot")
+    key = {"Idempotency-Key": "bot-1"}
+    first = await bot.post(
+        "/api/v1/incidents", json=BODY, headers=key | {"Muster-Acting-For": "alice"}
+    )
+    assert first.status_code == 201
+    again = await bot.post(
+        "/api/v1/incidents", json=BODY, headers=key | {"Muster-Acting-For": "alice"}
+    )
+    assert again.headers["idempotent-replayed"] == "true"
+    problem = assert_problem(
+        await bot.post("/api/v1/incidents", json=BODY, headers=key | {"Muster-Acting-For": "bob"}),
+        409,
+    )
+    assert problem["type"] == "urn:muster:problem:idempotency-key-reused"
+    assert await count_rows(database, "incidents") == 1
