@@ -15,6 +15,8 @@ from app.action_items.router import router as action_items_router
 from app.alerts.router import router as alerts_router
 from app.auth.router import router as auth_router
 from app.auth.service import KeyCache, authenticate
+from app.catalog.router import links_router as incident_links_router
+from app.catalog.router import router as services_router
 from app.checklists.router import router as checklists_router
 from app.checklists.template import load_template
 from app.core import migrations
@@ -176,6 +178,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reports_router,
         deploys_router,
         suspects_router,
+        services_router,
+        incident_links_router,
         webhooks_router,
         subscriptions_router,
         deliveries_router,

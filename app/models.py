@@ -5,6 +5,7 @@ from sqlmodel import SQLModel
 from app.action_items.models import ActionItem, ActionItemRollout
 from app.alerts.models import Alert, AlertNotification
 from app.auth.models import ApiKey
+from app.catalog.models import IncidentLink, Service
 from app.checklists.models import ChecklistItem
 from app.core.events import OutboxEvent
 from app.core.idempotency import IdempotencyRecord
@@ -32,9 +33,11 @@ __all__ = [
     "IdempotencyRecord",
     "InboundDelivery",
     "Incident",
+    "IncidentLink",
     "OutboxEvent",
     "Participant",
     "RollbackReview",
+    "Service",
     "Subscription",
     "TimelineEntry",
     "TimelineRevision",

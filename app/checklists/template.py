@@ -24,6 +24,13 @@ class ChecklistTemplate(BaseModel):
             raise ValueError(f"duplicate keys: {', '.join(duplicates)}")
         return items
 
+    def extended(self, extra: list[TemplateItem]) -> "ChecklistTemplate":
+        """This template followed by the `extra` items whose keys it does not have."""
+        items = {item.key: item for item in self.items}
+        for item in extra:
+            items.setdefault(item.key, item)
+        return ChecklistTemplate.model_construct(items=list(items.values()))
+
 
 DEFAULT_TEMPLATE = ChecklistTemplate(
     items=[

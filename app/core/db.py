@@ -22,7 +22,6 @@ from sqlalchemy import (
     TextClause,
     bindparam,
     event,
-    insert,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -163,6 +162,8 @@ def make_engine(settings: Settings) -> AsyncEngine:
 
 
 _PENDING = "muster.pending_rows"
+# Queued tables whose rows are skipped when their key exists: table -> key columns.
+_SKIP_EXISTING = "muster.skip_existing"
 
 
 class BatchingSession(Session):
@@ -180,15 +181,21 @@ class BatchingSession(Session):
         pending: dict[Table, list[dict[str, Any]]] | None = self.info.pop(_PENDING, None)
         if not pending:
             return
+        keys: dict[Table, tuple[str, ...]] = self.info.pop(_SKIP_EXISTING, {})
         tables = sorted(pending, key=_dependency_order().__getitem__)
         connection = self.connection()
         if connection.dialect.name == "postgresql":
-            shape = tuple((table, tuple(pending[table][0])) for table in tables)
+            shape = tuple(
+                (table, tuple(pending[table][0]), keys.get(table, ())) for table in tables
+            )
             rows = {f"rows_{n}": pending[table] for n, table in enumerate(tables)}
             connection.execute(_insert_everything(shape), rows)
         else:
             for table in tables:
-                connection.execute(insert(table), pending[table])
+                statement = sqlite_insert(table)
+                if table in keys:
+                    statement = statement.on_conflict_do_nothing(index_elements=keys[table])
+                connection.execute(statement, pending[table])
 
 
 @cache
@@ -198,19 +205,24 @@ def _dependency_order() -> dict[Table, int]:
 
 
 @cache
-def _insert_everything(shape: tuple[tuple[Table, tuple[str, ...]], ...]) -> TextClause:
+def _insert_everything(
+    shape: tuple[tuple[Table, tuple[str, ...], tuple[str, ...]], ...],
+) -> TextClause:
     """PostgreSQL: the queued rows of every table in one statement, one round trip.
 
     Each table's rows are bound as one JSON array and expanded by
     `jsonb_populate_recordset`; foreign keys are checked at the end of the statement,
-    when every row is in. Built once per shape: the tables and their rows' columns.
+    when every row is in. A table with key columns skips rows whose key exists
+    (`ON CONFLICT DO NOTHING`). Built once per shape: the tables, their rows' columns
+    and keys.
     """
     inserts = []
-    for n, (table, columns) in enumerate(shape):
+    for n, (table, columns, key) in enumerate(shape):
         names = ", ".join(f'"{column}"' for column in columns)
+        skip = f" ON CONFLICT ({', '.join(key)}) DO NOTHING" if key else ""
         inserts.append(
             f'i{n} AS (INSERT INTO "{table.name}" ({names}) SELECT {names} '
-            f'FROM jsonb_populate_recordset(NULL::"{table.name}", :rows_{n}))'
+            f'FROM jsonb_populate_recordset(NULL::"{table.name}", :rows_{n}){skip})'
         )
     statement = text(f"WITH {', '.join(inserts)} SELECT 1")
     return statement.bindparams(*(bindparam(f"rows_{n}", type_=JSONB) for n in range(len(shape))))
@@ -224,6 +236,7 @@ def _flush_queued_rows(session: Session) -> None:
 @event.listens_for(BatchingSession, "after_soft_rollback")
 def _drop_queued_rows(session: Session, _previous: Any) -> None:
     session.info.pop(_PENDING, None)
+    session.info.pop(_SKIP_EXISTING, None)
     session.info.pop(_AFTER_COMMIT, None)
     session.info.pop(_OUTBOX_WRITTEN, None)
 
@@ -249,6 +262,16 @@ def _run_after_commit(session: Session) -> None:
 def add_row(session: AsyncSession, table: Table, row: dict[str, Any]) -> None:
     """Queue `row` (every column, defaults included) for `table`; see `BatchingSession`."""
     session.info.setdefault(_PENDING, {}).setdefault(table, []).append(row)
+
+
+def add_row_unless_present(
+    session: AsyncSession, table: Table, row: dict[str, Any], key: tuple[str, ...]
+) -> None:
+    """Queue `row` like `add_row`, skipped at writing when a row with its `key` exists
+    or was queued before it: every such row of a flush goes in one
+    `INSERT … ON CONFLICT (key) DO NOTHING`."""
+    session.info.setdefault(_SKIP_EXISTING, {})[table] = key
+    add_row(session, table, row)
 
 
 # Outbox commits wake the dispatchers: in this process through the wake-ups that the

@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: int = Field(default=24, ge=1)
     # A new incident matching an earlier one started within this many days is a recurrence.
     recurrence_lookback_days: int = Field(default=90, ge=1, le=3650)
+    # Suspect deploys include the services an incident's services depend on (catalog
+    # `depends_on`), this many steps away; 0: the incident's own services only.
+    suspect_dependency_depth: int = Field(default=2, ge=0, le=10)
 
     # Outbound notifications (see app/notifications/dispatcher.py).
     public_url: str = Field(

@@ -6,8 +6,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from fastapi.responses import JSONResponse
 
+from app.catalog import service as catalog_service
 from app.core.api import API_PREFIX
-from app.core.db import SessionDep
+from app.core.db import SessionDep, SettingsDep
 from app.core.errors import Forbidden, NotFound, Unauthorized, UnsupportedMediaType, responses
 from app.core.idempotency import IdempotencyDep, IdempotencyKeyReused
 from app.core.pagination import Page, PageDep
@@ -111,6 +112,7 @@ async def list_suspect_deploys(
     session: SessionDep,
     incident: CurrentIncident,
     page: PageDep,
+    settings: SettingsDep,
     _: ReadIncidents,
     window: Annotated[
         str | None,
@@ -123,8 +125,16 @@ async def list_suspect_deploys(
         ),
     ] = None,
 ) -> Page[SuspectDeployOut]:
-    """Deploys of the incident's services up to its impact start (none after), closest first."""
-    rows = await service.suspect_deploys(session, incident, window=parse_window(window), page=page)
+    """Deploys of the incident's services and of the services they depend on (catalog
+    `depends_on`, `MUSTER_SUSPECT_DEPENDENCY_DEPTH` steps, default 2) up to its impact
+    start (none after), closest first; at the same time, the incident's own services first.
+    """
+    reach = await catalog_service.reach(
+        session, incident.services, depth=settings.suspect_dependency_depth
+    )
+    rows = await service.suspect_deploys(
+        session, incident, window=parse_window(window), page=page, reach=reach
+    )
     return rows.to_page(_suspect_out)
 
 
@@ -134,4 +144,5 @@ def _suspect_out(suspect: Suspect) -> SuspectDeployOut:
         minutes_before_impact=suspect.minutes_before_impact,
         flagged=suspect.flagged,
         is_cause=suspect.is_cause,
+        via=suspect.via,
     )

@@ -123,6 +123,7 @@ class SuspectDeployOut(DeployOut):
                 "minutes_before_impact": 12.8,
                 "flagged": True,
                 "is_cause": False,
+                "via": ["checkout-api"],
             }
         }
     )
@@ -134,3 +135,9 @@ class SuspectDeployOut(DeployOut):
     )
     flagged: bool = Field(description="The deploy failed or was rolled back")
     is_cause: bool = Field(description="The incident names this deploy as its cause")
+    via: list[str] = Field(
+        description="How the deploy's service is reached from the incident's: `[checkout]` "
+        "for an incident service, `[checkout, payments]` for a service checkout depends on "
+        "(catalog `depends_on`)",
+        examples=[["checkout", "payments"]],
+    )

@@ -9,6 +9,7 @@ from sqlalchemy import ColumnElement, and_, case, literal, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from app.catalog.seen import note_services
 from app.core.clock import utcnow
 from app.core.db import UTCDateTime, insert_ignoring_conflict
 from app.core.errors import Conflict, FieldProblem, InvalidInput, NotFound
@@ -108,6 +109,7 @@ async def record_deploy(
         "reported_at": reported_at,
     }
     _check_times(row["started_at"], finished_at)
+    note_services(session, [service])
     if await insert_ignoring_conflict(session, Deploy, row, ["source", "external_id"]):
         created = await session.get(Deploy, deploy_id)
         assert created is not None
@@ -214,6 +216,7 @@ class Suspect:
     minutes_before_impact: float
     flagged: bool
     is_cause: bool
+    via: list[str]
 
 
 def incident_environment(incident: Incident) -> str | None:
@@ -231,21 +234,33 @@ def _last_time_before(impact: datetime) -> ColumnElement[datetime]:
 
 
 async def suspect_deploys(
-    session: AsyncSession, incident: Incident, *, window: timedelta, page: PageParams
+    session: AsyncSession,
+    incident: Incident,
+    *,
+    window: timedelta,
+    page: PageParams,
+    reach: dict[str, list[str]] | None = None,
 ) -> Rows[Suspect]:
     """Deploys of the incident's services (and environment, when its labels name one) that
     started or finished in the `window` up to its impact start, latest activity first.
 
+    `reach` names the services to look at, each with its path from an incident service
+    (`{"payments": ["checkout", "payments"]}`); default: the incident's services. At the
+    same time, a service nearer the incident ranks first.
     Deploys after the impact start are not suspects; a deploy running across it counts by
     its start. Ties are broken by id, so the keyset cursor walks every suspect once.
     """
-    if not incident.services:
+    paths = reach if reach is not None else {name: [name] for name in incident.services}
+    if not paths:
         return Rows([], None)
     impact = incident.started_at
     since = impact - window
     moment = _last_time_before(impact)
+    distance = case(
+        {name: len(path) for name, path in paths.items()}, value=col(Deploy.service), else_=0
+    )
     statement = select(Deploy).where(
-        col(Deploy.service).in_(incident.services),
+        col(Deploy.service).in_(paths),
         or_(
             col(Deploy.started_at).between(since, impact),
             col(Deploy.finished_at).between(since, impact),
@@ -254,13 +269,22 @@ async def suspect_deploys(
     if (environment := incident_environment(incident)) is not None:
         statement = statement.where(col(Deploy.environment) == environment)
     if page.cursor is not None:
-        after, after_id = decode_cursor(page.cursor, (datetime, uuid.UUID))
+        after, after_distance, after_id = decode_cursor(page.cursor, (datetime, int, uuid.UUID))
         bound = literal(after, type_=UTCDateTime)
         statement = statement.where(
-            or_(moment < bound, and_(moment == bound, col(Deploy.id) < after_id))
+            or_(
+                moment < bound,
+                and_(
+                    moment == bound,
+                    or_(
+                        distance > after_distance,
+                        and_(distance == after_distance, col(Deploy.id) < after_id),
+                    ),
+                ),
+            )
         )
-    statement = statement.order_by(moment.desc(), col(Deploy.id).desc()).limit(page.limit + 1)
-    deploys = (await session.scalars(statement)).all()
+    statement = statement.order_by(moment.desc(), distance, col(Deploy.id).desc())
+    deploys = (await session.scalars(statement.limit(page.limit + 1))).all()
 
     def last_time(deploy: Deploy) -> datetime:
         finished = deploy.finished_at
@@ -272,10 +296,12 @@ async def suspect_deploys(
             minutes_before_impact=round((impact - last_time(deploy)).total_seconds() / 60, 1),
             flagged=deploy.status in FLAGGED,
             is_cause=deploy.id == incident.caused_by_deploy_id,
+            via=paths[deploy.service],
         )
         for deploy in deploys[: page.limit]
     ]
     if len(deploys) <= page.limit:
         return Rows(suspects, None)
     last = suspects[-1].deploy
-    return Rows(suspects, encode_cursor((last_time(last), last.id)))
+    cursor = (last_time(last), len(paths[last.service]), last.id)
+    return Rows(suspects, encode_cursor(cursor))

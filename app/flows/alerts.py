@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.alerts import service as alert_rules
 from app.alerts.models import Alert, AlertStatus
 from app.alerts.service import ACTOR, SOURCE, IncomingAlert, Notification, Outcome
+from app.catalog import service as catalog_service
 from app.checklists.template import ChecklistTemplate
 from app.core.clock import utcnow
 from app.core.settings import Settings
@@ -110,6 +111,8 @@ class _Ingest:
 
     def _attach(self, incident: Incident, incoming: IncomingAlert) -> None:
         alert_rules.attach(self.session, incident, incoming)
+        links = catalog_service.annotation_links(incoming.annotations, incoming.name)
+        catalog_service.add_links(self.session, incident, links)
         self._entry(incident, incoming)
         if incoming.status == AlertStatus.FIRING:
             self.refired.add(incident.id)

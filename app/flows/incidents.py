@@ -2,6 +2,8 @@
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.catalog import service as catalog_service
+from app.catalog.seen import note_services
 from app.checklists import service as checklist_service
 from app.checklists.template import ChecklistTemplate
 from app.core.actors import Via
@@ -25,6 +27,9 @@ async def open_incident(
 ) -> Incident:
     """Open an incident with its checklist; its `incident.created` event pages SRE.
 
+    Its services' catalog entries bring their runbooks and links onto the incident,
+    and their extra checklist items onto its checklist; services not in the catalog
+    join it unowned.
     With `lookback_days`, the incident is linked to the earlier one it repeats at once.
     Alertmanager passes None: it names the `recurrence_of` it found before opening and
     links any other recurrence once the new incident's alerts are attached.
@@ -37,7 +42,10 @@ async def open_incident(
         alert_group=alert_group,
         recurrence_of=recurrence_of,
     )
-    checklist_service.create_checklist(session, incident, template)
+    note_services(session, incident.services)
+    catalog = await catalog_service.for_incident(session, incident.services)
+    checklist_service.create_checklist(session, incident, template.extended(catalog.checklist))
+    catalog_service.add_links(session, incident, catalog.links)
     if lookback_days is not None:
         await recurrence.link_recurrence(
             session, incident, lookback_days=lookback_days, actor=actor
@@ -58,6 +66,8 @@ async def update_incident(
     `via` is the credential of a request's actor (None for an integration).
     """
     await incident_service.update_incident(session, incident, changes, actor=actor)
+    if changes.services:
+        note_services(session, changes.services)
     if changes.commander is not None and changes.commander != incident.commander:
         await participant_flows.assign_commander(
             session, incident, changes.commander, actor=actor, via=via

@@ -56,6 +56,8 @@ class RollbackReview(SQLModel, table=True):
     __tablename__ = "rollback_reviews"
     __table_args__ = (
         Index("ix_rollback_reviews_incident_order", "incident_id", "created_at", "id"),
+        # A service's rollback readiness (its page): its executed rollbacks, newest first.
+        Index("ix_rollback_reviews_service_executed_at", "service", "executed_at"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
