@@ -1,4 +1,4 @@
-"""The `muster` command: serve, dispatch, migrate, create-api-key, export-openapi."""
+"""The `muster` command: serve, dispatch, migrate, create-api-key, services, export-openapi."""
 
 import argparse
 import asyncio
@@ -7,6 +7,7 @@ import signal
 import sys
 from pathlib import Path
 
+from app.catalog.schemas import CatalogFile, ImportResult, read_catalog
 from app.core import migrations
 from app.core.db import Database
 from app.core.handles import normalise_handle
@@ -113,6 +114,33 @@ def create_api_key(args: argparse.Namespace) -> None:
     )
 
 
+async def _import_catalog(catalog: CatalogFile) -> ImportResult:
+    from app.catalog import service
+
+    database = Database.from_settings(get_settings())
+    try:
+        await migrations.upgrade(database.engine)
+        async with database.sessionmaker() as session, session.begin():
+            return await service.import_catalog(session, catalog)
+    finally:
+        await database.dispose()
+
+
+def import_services(args: argparse.Namespace) -> None:
+    try:
+        catalog = read_catalog(Path(args.file))
+    except ValueError as exc:
+        raise SystemExit(f"{args.file}: {exc}") from None
+    result = asyncio.run(_import_catalog(catalog))
+    print(
+        f"{args.file}: {len(result.created)} created, {len(result.updated)} updated, "
+        f"{len(result.unchanged)} unchanged"
+    )
+    for verb, names in (("created", result.created), ("updated", result.updated)):
+        for name in names:
+            print(f"  {verb} {name}")
+
+
 def export_openapi(args: argparse.Namespace) -> None:
     from app.main import create_app
 
@@ -150,6 +178,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--scopes", action="append", required=True, help="comma-separated; repeatable")
     p.add_argument("--person", help="the handle of the person whose key it is (a personal key)")
     p.set_defaults(run=create_api_key)
+
+    p = commands.add_parser("services", help="the service catalog")
+    services = p.add_subparsers(dest="action", required=True)
+    p = services.add_parser(
+        "import", help="load a catalog file (YAML or JSON); importing it again changes nothing"
+    )
+    p.add_argument("file", help="`services:` list of name, owner_team, depends_on, …")
+    p.set_defaults(run=import_services)
 
     p = commands.add_parser("export-openapi", help="write the OpenAPI document")
     p.add_argument("--output", default=str(DEFAULT_OPENAPI), help="file, or - for stdout")

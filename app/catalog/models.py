@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, SmallInteger, UniqueConstraint, text
+from sqlalchemy import Index, SmallInteger, String, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from app.core.clock import utcnow
@@ -26,7 +26,8 @@ class Service(SQLModel, table=True):
         Index("ix_services_owner_team_name", "owner_team", "name"),
     )
 
-    name: str = Field(primary_key=True, max_length=100)
+    # A plain String: its Python type (str) is what the list's keyset cursor decodes.
+    name: str = Field(primary_key=True, sa_type=String(100))
     display_name: str | None = Field(default=None, max_length=200)
     owner_team: str | None = Field(default=None, max_length=100)
     tier: int | None = Field(default=None, sa_type=SmallInteger)

@@ -5,12 +5,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from fastapi.responses import JSONResponse
 
-from app.catalog import service
+from app.catalog import overview, service
 from app.catalog.schemas import (
     IncidentLinkIn,
     IncidentLinkOut,
     ServiceCreate,
     ServiceOut,
+    ServiceOverview,
     ServiceUpdate,
 )
 from app.catalog.service import ServiceExists, ServiceNotFound
@@ -80,6 +81,15 @@ async def list_services(
 async def get_service(name: str, session: SessionDep, _: ReadIncidents) -> ServiceOut:
     """One service by the name alerts, deploys and incidents use."""
     return ServiceOut.of(await service.get_service(session, name))
+
+
+@router.get(
+    "/{name}/overview", response_model=ServiceOverview, responses=responses(ServiceNotFound)
+)
+async def get_service_overview(name: str, session: SessionDep, _: ReadIncidents) -> ServiceOverview:
+    """The service page: open and recent incidents, recent deploys, measures still to roll
+    out here, and rollback readiness (last verified rollback, bus factor, rehearsal due)."""
+    return await overview.overview(session, name)
 
 
 @router.patch(

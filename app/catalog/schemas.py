@@ -1,12 +1,21 @@
 """Request and response models of the service catalog and of an incident's links."""
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
 
 from app.catalog.models import Service
 from app.checklists.template import TemplateItem
@@ -174,6 +183,22 @@ class CatalogFile(BaseModel):
     services: list[ServiceCreate] = Field(max_length=10_000)
 
 
+def read_catalog(path: Path) -> CatalogFile:
+    """A catalog file (YAML, of which JSON is a part); ValueError says what is wrong."""
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ValueError(f"cannot read it: {exc}") from None
+    try:
+        return CatalogFile.model_validate(document)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise ValueError(problems) from None
+
+
 class TargetOut(BaseModel):
     """A target as the API shows it: its secrets are never read back."""
 
@@ -275,3 +300,83 @@ class IncidentLinkOut(BaseModel):
         description="`catalog:<service>`, `alertmanager`, or the caller who added it"
     )
     created_at: datetime
+
+
+class IncidentLine(BaseModel):
+    id: uuid.UUID
+    reference: str = Field(examples=["INC-42"])
+    title: str
+    severity: str
+    status: str
+    started_at: datetime
+    mitigated_at: datetime | None
+    resolved_at: datetime | None
+    minutes_to_mitigate: float | None = Field(description="From impact start to mitigation")
+    minutes_to_resolve: float | None = Field(description="From impact start to resolution")
+
+
+class DeployLine(BaseModel):
+    id: uuid.UUID
+    kind: str
+    version: str | None
+    environment: str
+    status: str
+    at: datetime = Field(description="Finished, or started while running")
+
+
+class MeasureLine(BaseModel):
+    """A measure from an incident still to be rolled out to this service."""
+
+    action_item_id: uuid.UUID
+    incident: str = Field(examples=["INC-40"], description="Where the measure was learned")
+    title: str
+    kind: str
+    owner: str | None
+    due: date | None
+    rollout_status: str = Field(description="`pending` or `in_progress`")
+    overdue: bool = Field(description="Past its due date (UTC) and not rolled out here yet")
+
+
+class RollbackLine(BaseModel):
+    review_id: uuid.UUID
+    incident: str = Field(examples=["INC-41"])
+    from_version: str | None
+    to_version: str
+    procedure: list[str] = Field(description="The steps that worked")
+    executed_by: str | None
+    reviewer: str | None
+    proposed_at: datetime
+    executed_at: datetime | None
+    verified_at: datetime | None
+    minutes_to_verified: float | None = Field(description="From proposal to verification")
+
+
+class RollbackPerson(BaseModel):
+    handle: str
+    rollbacks: int = Field(description="Rollbacks of this service they executed or reviewed")
+
+
+class RollbackReadiness(BaseModel):
+    last_verified: RollbackLine | None = Field(
+        description="The last rollback executed and verified as recovered"
+    )
+    people: list[RollbackPerson] = Field(
+        description="Who executed or reviewed a rollback of this service in the last "
+        "180 days, most first"
+    )
+    bus_factor: int = Field(description="How many people those are")
+    single_person: bool = Field(description="Flag: one person alone knows how to roll back")
+    never_rolled_back: bool = Field(
+        description="Deployed but never rolled back: a rollback rehearsal is due"
+    )
+
+
+class ServiceOverview(BaseModel):
+    """The service page: its record, its incidents, what changed, what is still owed."""
+
+    service: ServiceOut
+    open_incidents: list[IncidentLine]
+    recent_incidents: list[IncidentLine] = Field(description="The last finished incidents")
+    recent_deploys: list[DeployLine]
+    pending_measures: list[MeasureLine]
+    rollback_readiness: RollbackReadiness

@@ -19,6 +19,7 @@ from app.catalog.schemas import (
     ServiceFields,
     ServiceUpdate,
 )
+from app.catalog.seen import note_services
 from app.checklists.template import TemplateItem
 from app.core.clock import utcnow
 from app.core.db import add_row_unless_present, insert_ignoring_conflict, table_of
@@ -46,13 +47,15 @@ def _stored(fields: ServiceFields | ServiceUpdate, names: Iterable[str]) -> dict
 
 async def create_service(session: AsyncSession, data: ServiceCreate) -> Service:
     """Add a service; 409 `service-exists` when its name is already in the catalog
-    (seen services too: describe those with a PATCH, or import a catalog file)."""
+    (seen services too: describe those with a PATCH, or import a catalog file).
+    Services it depends on that the catalog lacks join it unowned."""
     now = utcnow()
     row = {"name": data.name, **_stored(data, _FIELDS), "created_at": now, "updated_at": now}
     if not await insert_ignoring_conflict(session, Service, row, ["name"]):
         raise ServiceExists(
             f"{data.name!r} is in the catalog already; change it with PATCH /services/{data.name}"
         )
+    note_services(session, data.depends_on)
     return await get_service(session, data.name)
 
 
@@ -79,6 +82,7 @@ async def update_service(session: AsyncSession, name: str, changes: ServiceUpdat
     service = await get_service(session, name, lock=True)
     if _apply(service, _stored(changes, changes.model_fields_set)):
         await session.flush()
+    note_services(session, changes.depends_on or ())
     return service
 
 
@@ -115,6 +119,7 @@ async def import_catalog(session: AsyncSession, catalog: CatalogFile) -> ImportR
             continue
         service = await get_service(session, entry.name, lock=True)
         (result.updated if _apply(service, values) else result.unchanged).append(entry.name)
+    note_services(session, (name for entry in catalog.services for name in entry.depends_on))
     await session.flush()
     return result
 
@@ -136,7 +141,7 @@ async def reach(session: AsyncSession, names: Sequence[str], *, depth: int) -> d
                 col(Service.name).in_(frontier)
             )
         )
-        uses: dict[str, list[str]] = {name: uses for name, uses in rows.all()}
+        uses: dict[str, list[str]] = dict(rows.tuples().all())
         frontier = []
         for name in (n for n in list(paths) if n in uses):
             for dependency in uses.pop(name):
