@@ -42,6 +42,7 @@ def upgrade() -> None:
         sa.Column("depends_on", JSON, nullable=False),
         sa.Column("escalation", JSON, nullable=True),
         sa.Column("checklist", JSON, nullable=False),
+        sa.Column("source", sa.String(16), nullable=False),
         sa.Column("created_at", TIMESTAMP, nullable=False),
         sa.Column("updated_at", TIMESTAMP, nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_services")),
@@ -77,8 +78,8 @@ def upgrade() -> None:
     )
     seen = INCIDENT_SERVICES[op.get_bind().dialect.name]
     op.execute(
-        "INSERT INTO services (name, links, depends_on, checklist, created_at, updated_at) "
-        "SELECT name, '[]', '[]', '[]', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP "
+        "INSERT INTO services (name, links, depends_on, checklist, source, created_at, "
+        "updated_at) SELECT name, '[]', '[]', '[]', 'seen', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP "
         f"FROM (SELECT service AS name FROM deploys UNION {seen}) AS seen "
         "WHERE length(name) BETWEEN 1 AND 100"
     )

@@ -36,6 +36,9 @@ class Service(SQLModel, table=True):
     depends_on: list[str] = Field(default_factory=list, sa_type=JSONType)
     escalation: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
     checklist: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType)
+    source: str = Field(
+        max_length=16, description="seen (first named by an incident or deploy) | api | import"
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

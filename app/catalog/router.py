@@ -53,7 +53,7 @@ def _may_set_escalation(caller: Principal, sent: bool) -> None:
 async def create_service(
     body: ServiceCreate, session: SessionDep, caller: WriteIncidents, idempotency: IdempotencyDep
 ) -> JSONResponse:
-    """Add a service to the catalog (409 if its name is in it, seen services included)."""
+    """Add a service to the catalog, or describe one only seen so far (409 if described)."""
     _may_set_escalation(caller, body.escalation is not None)
     out = ServiceOut.of(await service.create_service(session, body))
     return await idempotency.respond(

@@ -124,6 +124,12 @@ _EXAMPLE: dict[str, Any] = {
     "depends_on": ["payments"],
     "checklist": [{"key": "feature_flags_checked", "label": "Checkout feature flags checked"}],
 }
+_OUT_EXAMPLE = _EXAMPLE | {
+    "escalation": None,
+    "source": "api",
+    "created_at": "2026-12-03T09:00:00Z",
+    "updated_at": "2026-12-03T09:00:00Z",
+}
 
 
 class ServiceFields(BaseModel):
@@ -239,7 +245,7 @@ class EscalationOut(BaseModel):
 
 
 class ServiceOut(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"example": _EXAMPLE})
+    model_config = ConfigDict(json_schema_extra={"example": _OUT_EXAMPLE})
 
     name: str
     display_name: str | None
@@ -250,6 +256,10 @@ class ServiceOut(BaseModel):
     depends_on: list[str]
     escalation: EscalationOut | None
     checklist: list[TemplateItem]
+    source: str = Field(
+        description="`seen`: only named so far (by an alert, a deploy or an incident); "
+        "`api` or `import`: how it was last described"
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -265,6 +275,7 @@ class ServiceOut(BaseModel):
             depends_on=service.depends_on,
             escalation=EscalationOut.of(service.escalation) if service.escalation else None,
             checklist=[TemplateItem.model_validate(item) for item in service.checklist],
+            source=service.source,
             created_at=service.created_at,
             updated_at=service.updated_at,
         )

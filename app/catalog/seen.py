@@ -14,6 +14,7 @@ from app.catalog.models import Service
 from app.core.clock import utcnow
 from app.core.db import add_row_unless_present, table_of
 
+SEEN = "seen"
 _SERVICES = table_of(Service)
 _KEY = ("name",)
 
@@ -35,6 +36,7 @@ def note_services(session: AsyncSession, names: Iterable[str]) -> None:
                 "depends_on": [],
                 "escalation": None,
                 "checklist": [],
+                "source": SEEN,
                 "created_at": now,
                 "updated_at": now,
             },

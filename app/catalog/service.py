@@ -19,14 +19,21 @@ from app.catalog.schemas import (
     ServiceFields,
     ServiceUpdate,
 )
-from app.catalog.seen import note_services
+from app.catalog.seen import SEEN, note_services
 from app.checklists.template import TemplateItem
 from app.core.clock import utcnow
-from app.core.db import add_row_unless_present, insert_ignoring_conflict, table_of
+from app.core.db import (
+    add_row_unless_present,
+    insert_ignoring_conflict,
+    table_of,
+    upsert_insert,
+)
 from app.core.errors import Conflict, NotFound
 from app.core.pagination import PageParams, Rows, paginate
 from app.incidents.models import Incident
 
+API, IMPORT = "api", "import"  # how a service was described (`seen`: it was not)
+_SERVICES = table_of(Service)
 _LINKS = table_of(IncidentLink)
 _LINK_KEY = ("incident_id", "url")
 _FIELDS = tuple(ServiceFields.model_fields)
@@ -46,23 +53,33 @@ def _stored(fields: ServiceFields | ServiceUpdate, names: Iterable[str]) -> dict
 
 
 async def create_service(session: AsyncSession, data: ServiceCreate) -> Service:
-    """Add a service; 409 `service-exists` when its name is already in the catalog
-    (seen services too: describe those with a PATCH, or import a catalog file).
+    """Add a service, or describe one the catalog has only seen named; 409
+    `service-exists` when it was described already. In one statement:
+    `INSERT … ON CONFLICT (name) DO UPDATE … WHERE source = 'seen'`.
     Services it depends on that the catalog lacks join it unowned."""
     now = utcnow()
-    row = {"name": data.name, **_stored(data, _FIELDS), "created_at": now, "updated_at": now}
-    if not await insert_ignoring_conflict(session, Service, row, ["name"]):
+    values = _stored(data, _FIELDS) | {"source": API, "updated_at": now}
+    insert = upsert_insert(session, _SERVICES).values(name=data.name, created_at=now, **values)
+    described = insert.on_conflict_do_update(
+        index_elements=["name"], set_=values, where=_SERVICES.c.source == SEEN
+    ).returning(_SERVICES.c.name)
+    if (await session.execute(described)).first() is None:
         raise ServiceExists(
             f"{data.name!r} is in the catalog already; change it with PATCH /services/{data.name}"
         )
     note_services(session, data.depends_on)
-    return await get_service(session, data.name)
+    return await get_service(session, data.name, fresh=True)
 
 
-async def get_service(session: AsyncSession, name: str, *, lock: bool = False) -> Service:
+async def get_service(
+    session: AsyncSession, name: str, *, lock: bool = False, fresh: bool = False
+) -> Service:
+    """The service `name`; `lock`: locked for an update; `fresh`: as just written."""
     statement = select(Service).where(col(Service.name) == name)
     if lock:
-        statement = statement.with_for_update().execution_options(populate_existing=True)
+        statement = statement.with_for_update()
+    if lock or fresh:
+        statement = statement.execution_options(populate_existing=True)
     service = await session.scalar(statement)
     if service is None:
         raise ServiceNotFound(f"No service {name!r} in the catalog")
@@ -80,7 +97,7 @@ def _apply(service: Service, values: dict[str, Any]) -> bool:
 
 async def update_service(session: AsyncSession, name: str, changes: ServiceUpdate) -> Service:
     service = await get_service(session, name, lock=True)
-    if _apply(service, _stored(changes, changes.model_fields_set)):
+    if _apply(service, _stored(changes, changes.model_fields_set) | {"source": API}):
         await session.flush()
     note_services(session, changes.depends_on or ())
     return service
@@ -112,7 +129,7 @@ async def import_catalog(session: AsyncSession, catalog: CatalogFile) -> ImportR
     result = ImportResult(created=[], updated=[], unchanged=[])
     now = utcnow()
     for entry in catalog.services:
-        values = _stored(entry, _FIELDS)
+        values = _stored(entry, _FIELDS) | {"source": IMPORT}
         row = {"name": entry.name, **values, "created_at": now, "updated_at": now}
         if await insert_ignoring_conflict(session, Service, row, ["name"]):
             result.created.append(entry.name)
@@ -141,7 +158,7 @@ async def reach(session: AsyncSession, names: Sequence[str], *, depth: int) -> d
                 col(Service.name).in_(frontier)
             )
         )
-        uses: dict[str, list[str]] = dict(rows.tuples().all())
+        uses: dict[str, list[str]] = dict(rows.all())
         frontier = []
         for name in (n for n in list(paths) if n in uses):
             for dependency in uses.pop(name):

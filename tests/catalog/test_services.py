@@ -45,8 +45,12 @@ async def test_a_service_is_created_read_and_listed(client):
     # a service it depends on joins the catalog, unowned
     assert await names(client) == ["checkout", "payments"]
     assert (await service(client, "payments"))["owner_team"] is None
+    assert (created["source"], (await service(client, "payments"))["source"]) == ("api", "seen")
     response = await client.post("/api/v1/services", json={"name": "checkout"})
     assert assert_problem(response, 409)["type"] == "urn:muster:problem:service-exists"
+    # a service only seen so far is described by a POST as well
+    payments = await create(client, "payments", owner_team="payments-team")
+    assert (payments["owner_team"], payments["source"]) == ("payments-team", "api")
     missing = await client.get("/api/v1/services/nothing")
     assert assert_problem(missing, 404)["type"] == "urn:muster:problem:service-not-found"
 
@@ -63,9 +67,12 @@ async def test_patch_changes_only_what_is_sent_and_null_clears(client):
         None,
         "payments-team",
     )
-    assert assert_problem(
-        await client.patch("/api/v1/services/checkout", json={"links": None}), 422
-    )["errors"][0]["field"] == "body.links"
+    assert (
+        assert_problem(await client.patch("/api/v1/services/checkout", json={"links": None}), 422)[
+            "errors"
+        ][0]["field"]
+        == "body.links"
+    )
     assert_problem(await client.patch("/api/v1/services/nope", json={"tier": 1}), 404)
 
 
