@@ -57,7 +57,7 @@ def upgrade() -> None:
     op.create_index("ix_services_owner_team_name", "services", ["owner_team", "name"])
     op.create_table(
         "incident_links",
-        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("incident_id", sa.Uuid(), nullable=False),
         sa.Column("title", sa.String(200), nullable=False),
         sa.Column("url", sa.String(2048), nullable=False),

@@ -49,7 +49,8 @@ class IncidentLink(SQLModel, table=True):
     __tablename__ = "incident_links"
     __table_args__ = (UniqueConstraint("incident_id", "url"),)
 
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    # Numbered by the database in the order links are added: the order they are listed in.
+    id: int | None = Field(default=None, primary_key=True)
     incident_id: uuid.UUID = Field(foreign_key="incidents.id", ondelete="CASCADE")
     title: str = Field(max_length=200)
     url: str = Field(max_length=2048)

@@ -303,7 +303,7 @@ class IncidentLinkIn(Link):
 class IncidentLinkOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    id: uuid.UUID
+    id: int
     title: str
     url: str
     kind: LinkKind

@@ -1,6 +1,5 @@
 """The service catalog: records, the catalog file, dependencies and an incident's links."""
 
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -223,7 +222,6 @@ def add_links(session: AsyncSession, incident: Incident, links: Iterable[tuple[s
             session,
             _LINKS,
             {
-                "id": uuid.uuid4(),
                 "incident_id": incident.id,
                 "title": link.title,
                 "url": link.url,
@@ -240,7 +238,6 @@ async def add_link(
 ) -> tuple[IncidentLink, bool]:
     """Add one link now; the incident's link with that URL, and whether it is new."""
     row = {
-        "id": uuid.uuid4(),
         "incident_id": incident.id,
         "title": link.title,
         "url": link.url,
@@ -261,13 +258,6 @@ async def add_link(
 async def list_links(
     session: AsyncSession, incident: Incident, page: PageParams
 ) -> Rows[IncidentLink]:
-    """The incident's links, oldest first."""
+    """The incident's links in the order they were added."""
     statement = select(IncidentLink).where(col(IncidentLink.incident_id) == incident.id)
-    return await paginate(
-        session,
-        statement,
-        page,
-        col(IncidentLink.created_at),
-        col(IncidentLink.id),
-        descending=False,
-    )
+    return await paginate(session, statement, page, col(IncidentLink.id), descending=False)
