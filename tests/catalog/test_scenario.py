@@ -144,7 +144,8 @@ async def test_the_catalog_from_import_to_the_service_page(client, app, tmp_path
     assert overview["open_incidents"] == []
     (last,) = overview["recent_incidents"]
     assert (last["reference"], last["status"]) == (earlier["reference"], "resolved")
-    assert last["minutes_to_resolve"] is not None and last["minutes_to_resolve"] > 7 * 24 * 60
+    assert last["minutes_to_resolve"] is not None
+    assert last["minutes_to_resolve"] > 7 * 24 * 60
     # newest first: the executed rollback (recorded by Muster, now), then the deploy
     assert [(d["version"], d["kind"], d["status"]) for d in overview["recent_deploys"]] == [
         ("v1.7.3", "rollback", "rolled_back"),
@@ -165,7 +166,8 @@ async def test_the_catalog_from_import_to_the_service_page(client, app, tmp_path
         earlier["reference"],
     )
     assert verified["procedure"] == ["helm rollback payments 41", "Watch the p99 latency"]
-    assert verified["minutes_to_verified"] is not None and verified["minutes_to_verified"] >= 0
+    assert verified["minutes_to_verified"] is not None
+    assert verified["minutes_to_verified"] >= 0
     assert readiness["people"] == [
         {"handle": "bob", "rollbacks": 1},
         {"handle": "carol", "rollbacks": 1},
