@@ -175,6 +175,7 @@ def _seed(application: FastAPI) -> dict[str, list[str]]:
         "deploy_id": [deploy["id"]],
         "key_id": [key["id"]],
         "item_key": ["rollback_decided"],
+        "name": ["checkout"],  # a service, seen in the incident above
     }
 
 
