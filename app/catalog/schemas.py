@@ -147,8 +147,8 @@ class ServiceFields(BaseModel):
     )
     escalation: Escalation | None = Field(
         default=None,
-        description="Levels used instead of the default SRE escalation policy "
-        "(`MUSTER_SRE_ESCALATION`) for this service's incidents; needs the `admin` scope",
+        description="Levels used instead of the default SRE escalation policy for this "
+        "service's incidents (stored for that policy); needs the `admin` scope",
     )
     checklist: list[TemplateItem] = Field(
         default_factory=list,
