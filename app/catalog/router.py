@@ -15,6 +15,7 @@ from app.catalog.schemas import (
     ServiceUpdate,
 )
 from app.catalog.service import ServiceExists, ServiceNotFound
+from app.core.actors import IncidentActor
 from app.core.api import API_PREFIX
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, InvalidInput, Unauthorized, responses
@@ -122,10 +123,13 @@ async def list_incident_links(
     },
 )
 async def add_incident_link(
-    body: IncidentLinkIn, session: SessionDep, incident: WritableIncident, caller: WriteIncidents
+    body: IncidentLinkIn, session: SessionDep, incident: WritableIncident, actor: IncidentActor
 ) -> JSONResponse:
-    """Add a link to the incident; a URL it already has answers with that link (200)."""
-    link, created = await service.add_link(session, incident, body, source=caller.name)
+    """Add a link to the incident; a URL it already has answers with that link (200).
+
+    Its `source` is the request's actor.
+    """
+    link, created = await service.add_link(session, incident, body, source=actor.handle)
     out = IncidentLinkOut.model_validate(link)
     return JSONResponse(
         out.model_dump(mode="json"),

@@ -79,7 +79,7 @@ async def test_people_add_links_once_per_url(client):
     link = {"title": "Status page", "url": "https://status.example.com", "kind": "other"}
     first = await client.post(url, json=link)
     assert first.status_code == 201, first.text
-    assert first.json()["source"] == "bootstrap-admin"
+    assert first.json()["source"] == "service:bootstrap-admin"
     again = await client.post(url, json=link | {"title": "Another title"})
     assert again.status_code == 200
     assert again.json() == first.json()
@@ -90,8 +90,16 @@ async def test_people_add_links_once_per_url(client):
         {"url": "https://a.example"},
     ):
         assert_problem(await client.post(url, json=bad), 422)
+    # made for a person: the link says who
+    acting = await client.post(
+        url,
+        json={"title": "Logs", "url": "https://logs.example.com/q", "kind": "logs"},
+        headers={"Muster-Acting-For": "alice"},
+    )
+    assert acting.status_code == 201, acting.text
     assert await links(client, incident) == [
-        ("other", "Status page", "https://status.example.com", "bootstrap-admin")
+        ("other", "Status page", "https://status.example.com", "service:bootstrap-admin"),
+        ("logs", "Logs", "https://logs.example.com/q", "alice"),
     ]
     assert_problem(await client.post("/api/v1/incidents/INC-999/links", json=link), 404)
 
