@@ -23,6 +23,7 @@ from app.rollbacks.schemas import (
     DecisionIn,
     ExecutionIn,
     ReviewCreate,
+    ReviewDetail,
     ReviewOut,
     VerificationIn,
 )
@@ -61,7 +62,7 @@ def _location(incident: Incident, review: RollbackReview) -> str:
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    response_model=ReviewOut,
+    response_model=ReviewDetail,
     responses=responses(ActorMismatch, FourEyes, UnsupportedMediaType, IdempotencyKeyReused),
 )
 async def propose_rollback(
@@ -74,11 +75,13 @@ async def propose_rollback(
     """Propose a rollback with its procedure and risks; it waits for a second person.
 
     The requester is the actor, a person (a service acting as itself is refused, 409).
+    `worked_before` shows the procedure that last worked for the service.
     """
     requester = actor.claim(body.requested_by, field="body.requested_by")
     review = await service.propose(session, incident, body, actor=requester)
+    out = ReviewDetail.with_history(review, await service.worked_before(session, review))
     return await idempotency.respond(
-        ReviewOut.of(review), status_code=201, headers={"Location": _location(incident, review)}
+        out, status_code=201, headers={"Location": _location(incident, review)}
     )
 
 

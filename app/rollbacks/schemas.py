@@ -184,3 +184,33 @@ class ReviewOut(BaseModel):
     @classmethod
     def of(cls, review: RollbackReview) -> "ReviewOut":
         return cls.model_validate(review)
+
+
+class WorkedBefore(BaseModel):
+    """The last rollback of the same service that was executed and verified as recovered."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID = Field(description="That review")
+    incident_id: uuid.UUID
+    from_version: str | None
+    to_version: str
+    procedure: list[str] = Field(description="The steps that worked")
+    executed_by: str | None
+    verified_at: datetime | None
+
+
+class ReviewDetail(ReviewOut):
+    """A review as it is proposed: with what worked last time for its service."""
+
+    worked_before: WorkedBefore | None = Field(
+        description="The procedure that last worked for this service (another review); "
+        "null when none did"
+    )
+
+    @classmethod
+    def with_history(cls, review: RollbackReview, before: RollbackReview | None) -> "ReviewDetail":
+        return cls.model_validate(
+            ReviewOut.of(review).model_dump()
+            | {"worked_before": WorkedBefore.model_validate(before) if before else None}
+        )

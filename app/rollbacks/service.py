@@ -122,6 +122,22 @@ def check_step(review: RollbackReview, action: ReviewAction) -> None:
     )
 
 
+async def worked_before(session: AsyncSession, review: RollbackReview) -> RollbackReview | None:
+    """The last other rollback of the review's service executed and verified as recovered."""
+    statement = (
+        select(RollbackReview)
+        .where(
+            col(RollbackReview.service) == review.service,
+            col(RollbackReview.executed_at).is_not(None),
+            col(RollbackReview.verification_result) == VerificationResult.RECOVERED,
+            col(RollbackReview.id) != review.id,
+        )
+        .order_by(col(RollbackReview.executed_at).desc())
+        .limit(1)
+    )
+    return await session.scalar(statement)
+
+
 async def propose(
     session: AsyncSession, incident: Incident, data: ReviewCreate, *, actor: Actor
 ) -> RollbackReview:

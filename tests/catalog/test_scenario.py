@@ -137,6 +137,23 @@ async def test_the_catalog_from_import_to_the_service_page(client, app, tmp_path
         ("ledger", 25, ["checkout", "payments", "ledger"]),
     ]
 
+    # a rollback proposed for the payments suspect shows what worked last time
+    proposal = {
+        "service": "payments",
+        "deploy_id": suspects[0]["id"],
+        "to_version": "v1.8.0",
+        "procedure": ["helm rollback payments"],
+        "requested_by": "erin",
+    }
+    proposed = await client.post(f"/api/v1/incidents/{reference}/rollback-reviews", json=proposal)
+    assert proposed.status_code == 201, proposed.text
+    worked = proposed.json()["worked_before"]
+    assert (worked["procedure"], worked["incident_id"], worked["executed_by"]) == (
+        ["helm rollback payments 41", "Watch the p99 latency"],
+        earlier["id"],
+        "carol",
+    )
+
     page = await client.get("/api/v1/services/payments/overview")
     assert page.status_code == 200, page.text
     overview = page.json()

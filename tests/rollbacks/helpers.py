@@ -24,9 +24,12 @@ def reviews_url(incident: dict[str, Any]) -> str:
 async def propose(
     client: httpx.AsyncClient, incident: dict[str, Any], **fields: Any
 ) -> dict[str, Any]:
+    """The proposed review as reads show it (without the proposal's `worked_before`)."""
     response = await client.post(reviews_url(incident), json=PROPOSAL | fields)
     assert response.status_code == 201, response.text
-    return dict(response.json())
+    review = dict(response.json())
+    review.pop("worked_before")
+    return review
 
 
 async def step(

@@ -68,6 +68,8 @@ async def test_proposed_approved_executed_verified_and_mitigated(client, databas
     assert response.headers["location"] == (
         f"/api/v1/incidents/{incident['reference']}/rollback-reviews/{review['id']}"
     )
+    # the proposal also shows what worked before for the service: nothing yet
+    assert review.pop("worked_before") is None
     assert await read(client, review) == review
     assert (review["status"], review["from_version"], review["environment"]) == (
         "proposed",
