@@ -22,7 +22,6 @@ depends_on: str | Sequence[str] | None = None
 
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 TIMESTAMP = sa.DateTime(timezone=True)
-UNOWNED = sa.text("owner_team IS NULL")
 # The incidents' service names, one row each, per dialect.
 INCIDENT_SERVICES = {
     "postgresql": "SELECT jsonb_array_elements_text(services) FROM incidents",
@@ -46,13 +45,6 @@ def upgrade() -> None:
         sa.Column("created_at", TIMESTAMP, nullable=False),
         sa.Column("updated_at", TIMESTAMP, nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_services")),
-    )
-    op.create_index(
-        "ix_services_unowned",
-        "services",
-        ["name"],
-        sqlite_where=UNOWNED,
-        postgresql_where=UNOWNED,
     )
     op.create_index("ix_services_owner_team_name", "services", ["owner_team", "name"])
     op.create_table(
@@ -89,5 +81,4 @@ def downgrade() -> None:
     op.drop_index("ix_rollback_reviews_service_executed_at", table_name="rollback_reviews")
     op.drop_table("incident_links")
     op.drop_index("ix_services_owner_team_name", table_name="services")
-    op.drop_index("ix_services_unowned", table_name="services")
     op.drop_table("services")

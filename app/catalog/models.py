@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, SmallInteger, String, UniqueConstraint, text
+from sqlalchemy import Index, SmallInteger, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.core.clock import utcnow
@@ -16,13 +16,7 @@ class Service(SQLModel, table=True):
 
     __tablename__ = "services"
     __table_args__ = (
-        # `?unowned=true`: the few services nobody owns, in name order.
-        Index(
-            "ix_services_unowned",
-            "name",
-            sqlite_where=text("owner_team IS NULL"),
-            postgresql_where=text("owner_team IS NULL"),
-        ),
+        # `?unowned=true` (owner_team IS NULL) and `?owner_team=`, in name order.
         Index("ix_services_owner_team_name", "owner_team", "name"),
     )
 
