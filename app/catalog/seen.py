@@ -20,9 +20,13 @@ _KEY = ("name",)
 
 
 def note_services(session: AsyncSession, names: Iterable[str]) -> None:
-    """Queue an unowned catalog entry for each of `names` not in the catalog yet."""
+    """Queue an unowned catalog entry for each of `names` not in the catalog yet.
+
+    In name order: concurrent requests naming the same new services lock them in the
+    same order (PostgreSQL), so one waits for the other instead of deadlocking.
+    """
     now = utcnow()
-    for name in dict.fromkeys(names):
+    for name in sorted(set(names)):
         add_row_unless_present(
             session,
             _SERVICES,

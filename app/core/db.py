@@ -182,6 +182,8 @@ class BatchingSession(Session):
         if not pending:
             return
         keys: dict[Table, tuple[str, ...]] = self.info.pop(_SKIP_EXISTING, {})
+        for table, key in keys.items():
+            pending[table] = _first_of_each_key(pending[table], key)
         tables = sorted(pending, key=_dependency_order().__getitem__)
         connection = self.connection()
         if connection.dialect.name == "postgresql":
@@ -196,6 +198,14 @@ class BatchingSession(Session):
                 if table in keys:
                     statement = statement.on_conflict_do_nothing(index_elements=keys[table])
                 connection.execute(statement, pending[table])
+
+
+def _first_of_each_key(rows: list[dict[str, Any]], key: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The first row queued for each key, in the order queued."""
+    unique: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in rows:
+        unique.setdefault(tuple(row[column] for column in key), row)
+    return list(unique.values())
 
 
 @cache

@@ -1,5 +1,6 @@
 """Services as records: created, read, described, filtered; unknown ones appear unowned."""
 
+import asyncio
 import re
 from typing import Any
 
@@ -231,3 +232,15 @@ async def test_a_yaml_catalog_imports_and_a_bad_one_says_why(client, app, tmp_pa
     assert refused.returncode != 0
     assert "services.0.tier" in refused.stderr
     assert "x" not in await names(client)
+
+
+async def test_concurrent_requests_naming_the_same_new_services_all_succeed(client):
+    orders = [["x", "y", "z"], ["z", "y", "x"], ["y", "x", "z"]] * 3
+    responses = await asyncio.gather(
+        *(
+            client.post("/api/v1/incidents", json={"title": "t", "services": services})
+            for services in orders
+        )
+    )
+    assert [r.status_code for r in responses] == [201] * len(orders)
+    assert await names(client) == ["x", "y", "z"]
