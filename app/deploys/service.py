@@ -109,11 +109,11 @@ async def record_deploy(
         "reported_at": reported_at,
     }
     _check_times(row["started_at"], finished_at)
-    note_services(session, [service])
     if await insert_ignoring_conflict(session, Deploy, row, ["source", "external_id"]):
         created = await session.get(Deploy, deploy_id)
         assert created is not None
         _announce(session, created)
+        note_services(session, [service])  # queued last: written with the event
         return created, True
 
     existing = await session.scalar(
@@ -152,6 +152,8 @@ async def record_deploy(
     existing.reported_at = reported_at or existing.reported_at
     existing.updated_at = now
     await session.flush()
+    if "service" in changes:
+        note_services(session, [existing.service])
     if "status" in changes:
         _announce(session, existing)
     return existing, False

@@ -34,6 +34,9 @@ async def open_incident(
     Alertmanager passes None: it names the `recurrence_of` it found before opening and
     links any other recurrence once the new incident's alerts are attached.
     """
+    # Read before anything is queued, so that the incident's rows (timeline, event,
+    # checklist, links, seen services) are all written in one batch at the commit.
+    catalog = await catalog_service.for_incident(session, list(dict.fromkeys(data.services)))
     incident = await incident_service.create_incident(
         session,
         data,
@@ -43,7 +46,6 @@ async def open_incident(
         recurrence_of=recurrence_of,
     )
     note_services(session, incident.services)
-    catalog = await catalog_service.for_incident(session, incident.services)
     checklist_service.create_checklist(session, incident, template.extended(catalog.checklist))
     catalog_service.add_links(session, incident, catalog.links)
     if lookback_days is not None:
