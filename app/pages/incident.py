@@ -11,6 +11,7 @@ from html import escape
 
 from markdown_it import MarkdownIt
 
+from app.catalog.models import IncidentLink
 from app.core.api import API_PREFIX
 from app.incidents.schemas import IncidentOut
 from app.postmortems import markdown
@@ -85,6 +86,20 @@ def _header(incident: IncidentOut) -> str:
         + "".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in facts)
         + "</dl></header>"
     )
+
+
+def _links(links: list[IncidentLink]) -> str:
+    """Runbooks, dashboards and other pages; every URL is an http(s) one (validated)."""
+    rows = [
+        [
+            _text(link.kind),
+            f'<a href="{escape(link.url)}" rel="noopener noreferrer">{_text(link.title)}</a>',
+            _text(link.source),
+        ]
+        for link in links
+    ]
+    table = _table(("Kind", "Link", "From"), rows, "No runbook or dashboard linked yet.")
+    return f'<section id="links"><h2>Runbooks and links</h2>{table}</section>'
 
 
 def _participants(doc: PostmortemOut) -> str:
@@ -169,7 +184,12 @@ def _timeline(doc: PostmortemOut) -> str:
     return f'<section id="timeline"><h2>Timeline</h2><ol class="timeline">{items}</ol></section>'
 
 
-def render(incident: IncidentOut, doc: PostmortemOut, review: RollbackReview | None) -> str:
+def render(
+    incident: IncidentOut,
+    doc: PostmortemOut,
+    review: RollbackReview | None,
+    links: list[IncidentLink],
+) -> str:
     """The page; `review` is the open rollback review, if any."""
     postmortem = _MARKDOWN.render(markdown.render(doc))
     return (
@@ -178,6 +198,7 @@ def render(incident: IncidentOut, doc: PostmortemOut, review: RollbackReview | N
         f"<title>{_text(incident.reference)}: {_text(incident.title)} · Muster</title>"
         f'<link rel="stylesheet" href="{STYLESHEET}"></head><body><main>'
         + _header(incident)
+        + _links(links)
         + _participants(doc)
         + _checklist(doc)
         + _review(incident, review)

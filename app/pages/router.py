@@ -6,10 +6,12 @@ from fastapi import APIRouter, Cookie, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.catalog import service as catalog_service
 from app.core.api import API_PREFIX
 from app.core.clock import utcnow
 from app.core.db import SessionDep, SettingsDep
 from app.core.errors import Forbidden, Unauthorized, responses
+from app.core.pagination import PageParams
 from app.core.security import Credentials, Principal, Scope, get_principal, hash_key
 from app.core.settings import Settings
 from app.incidents import lookup
@@ -21,6 +23,7 @@ from app.pages import session as page_session
 from app.postmortems import service as postmortem_service
 from app.rollbacks import service as rollback_service
 
+MAX_LINKS = 100  # on the page; the API lists them all
 router = APIRouter(prefix=f"{API_PREFIX}/incidents", tags=["incidents"])
 assets = APIRouter()
 
@@ -77,13 +80,15 @@ async def incident_page(
     credentials: Credentials,
     muster_page: Annotated[str | None, Cookie(include_in_schema=False, max_length=200)] = None,
 ) -> Response:
-    """Header, participants, checklist, open rollback review, suspects, timeline, postmortem."""
+    """Header, links, participants, checklist, open rollback review, suspects, timeline,
+    postmortem."""
     _, ticket = await _viewer(request, session, settings, credentials, muster_page)
     incident = await lookup.get_incident(session, incident_id)
     document = await postmortem_service.build(session, incident)
     review = page.open_review(await rollback_service.reviews_of(session, incident))
+    links = await catalog_service.list_links(session, incident, PageParams(limit=MAX_LINKS))
     response = HTMLResponse(
-        page.render(IncidentOut.of(incident), document, review),
+        page.render(IncidentOut.of(incident), document, review, list(links.items)),
         headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
     )
     if ticket is not None:

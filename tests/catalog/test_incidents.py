@@ -135,3 +135,19 @@ async def test_an_annotation_that_is_no_url_is_left_out_not_refused(client):
     assert response.status_code == 200, response.text
     (incident,) = (await client.get("/api/v1/incidents")).json()["items"]
     assert await links(client, incident) == []
+
+
+async def test_the_incident_page_shows_its_links_escaped(client):
+    await create(client, "checkout", runbook_url="https://wiki.example.com/run?a=1&b=<2>")
+    incident = await make_incident(client, services=["checkout"])
+    response = await client.post(
+        f"/api/v1/incidents/{incident['id']}/links",
+        json={"title": "<b>Logs</b>", "url": "https://logs.example.com/q", "kind": "logs"},
+    )
+    assert response.status_code == 201, response.text
+    html = (await client.get(f"/api/v1/incidents/{incident['reference']}/page")).text
+    section = html.split('<section id="links">')[1].split("</section>")[0]
+    assert 'href="https://wiki.example.com/run?a=1&amp;b=&lt;2&gt;"' in section
+    assert "checkout runbook" in section
+    assert "&lt;b&gt;Logs&lt;/b&gt;" in section
+    assert "<b>" not in section
