@@ -78,6 +78,7 @@ _SECTIONS = {
     "reports": "How fast the team acknowledges, engages, mitigates, resolves",
     "webhooks": "What Alertmanager, GitHub and GitLab send to Muster (set up in those tools)",
     "deploys": "Release history from CI, and the deploys suspected of an incident",
+    "services": "The service catalog: owners, runbooks, dependencies, the service page",
     "subscriptions": "Signed outbound webhooks",
     "deliveries": "Each outbound webhook delivery and its attempts",
     "events": "A live stream of the events Muster emits",
