@@ -1,4 +1,4 @@
-"""Migration 0021: services already named by deploys and incidents join the catalog."""
+"""Migration 0022: services already named by deploys and incidents join the catalog."""
 
 import uuid
 from datetime import UTC, datetime
@@ -19,7 +19,7 @@ async def test_services_named_before_the_catalog_join_it_unowned(backend_name, t
     async with fresh_database(backend_name, tmp_path) as url:
         database = Database.from_settings(make_settings(url))
         try:
-            await migrations.upgrade(database.engine, "0020")
+            await migrations.upgrade(database.engine, "0021")
             async with database.engine.begin() as connection:
                 for number, services in enumerate((["checkout", "search"], ["checkout"]), 1):
                     await connection.execute(
