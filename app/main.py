@@ -13,6 +13,8 @@ from fastapi.routing import APIRoute
 from app.action_items.router import incident_router as incident_action_items_router
 from app.action_items.router import router as action_items_router
 from app.alerts.router import router as alerts_router
+from app.audit import service as audit_service
+from app.audit.router import router as audit_router
 from app.auth.router import router as auth_router
 from app.auth.service import KeyCache, authenticate
 from app.catalog.router import links_router as incident_links_router
@@ -20,14 +22,16 @@ from app.catalog.router import router as services_router
 from app.checklists.router import router as checklists_router
 from app.checklists.template import load_template
 from app.core import migrations
+from app.core.audit import AuditMiddleware, AuditTrail
 from app.core.db import Database
 from app.core.docs import mount_docs
 from app.core.draining import delay_sigterm
 from app.core.errors import install_error_handlers
 from app.core.idempotency import IdempotentReplay
 from app.core.middleware import BodyLimitMiddleware, Metrics, ObservabilityMiddleware
+from app.core.oidc import TokenVerifier
 from app.core.openapi import COMMON_ERRORS, OUTBOUND_TAG, install_openapi
-from app.core.security import Authenticator
+from app.core.security import Answered, Authenticator, TokenAuthenticator
 from app.core.settings import Settings, get_settings
 from app.core.timers import TimerLoop
 from app.deploys.router import router as deploys_router
@@ -56,7 +60,8 @@ Muster is where an incident lives: alerts and deploys come in, people join with
 roles, everything done lands on one timeline, rollbacks are reviewed by a second
 person, and the postmortem is drafted from the record.
 
-Authenticate with an API key: `Authorization: Bearer mst_…` (use **Authorize**).
+Authenticate with an API key, `Authorization: Bearer mst_…`, or where SSO is set up
+with an access token (a JWT) from your identity provider (use **Authorize**).
 Creates take an `Idempotency-Key`: the same key and body return the first response.
 This page sends one with each create, the same one when the same request is sent again
 within seconds, so a double click on **Execute** creates one incident, not two.
@@ -83,6 +88,7 @@ _SECTIONS = {
     "deliveries": "Each outbound webhook delivery and its attempts",
     "events": "A live stream of the events Muster emits",
     "api-keys": "API keys and their scopes",
+    "audit": "Who wrote what, when, with which credential: the append-only audit trail",
     "operations": "Health, readiness and metrics",
     OUTBOUND_TAG: "Webhooks: what Muster sends to your subscription URLs (not endpoints to call)",
 }
@@ -150,6 +156,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.api_keys = KeyCache(settings.api_key_cache_seconds)
     authenticator: Authenticator = authenticate  # the auth domain's, as core.security needs it
     app.state.authenticate = authenticator
+    verify_token: TokenAuthenticator | None = TokenVerifier.from_settings(settings)
+    app.state.verify_token = verify_token
+    trail = AuditTrail(audit_service.record, refusals_per_minute=settings.audit_refusals_per_minute)
+    answered: Answered = trail.answered
+    app.state.answered = answered
     app.state.seen_notifications = seen_notifications()
     app.state.checklist_template = load_template(settings.checklist_template)
     app.state.metrics = Metrics()
@@ -160,6 +171,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return exc.response()
 
     app.add_exception_handler(IdempotentReplay, replay)
+    app.add_middleware(AuditMiddleware, trail=trail)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
 
@@ -186,6 +198,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         deliveries_router,
         events_router,
         auth_router,
+        audit_router,
     )
     for router in api_routers:
         app.include_router(router, responses=COMMON_ERRORS)

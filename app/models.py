@@ -4,6 +4,7 @@ from sqlmodel import SQLModel
 
 from app.action_items.models import ActionItem, ActionItemRollout
 from app.alerts.models import Alert, AlertNotification
+from app.audit.models import AuditEvent
 from app.auth.models import ApiKey
 from app.catalog.models import IncidentLink, Service
 from app.checklists.models import ChecklistItem
@@ -26,6 +27,7 @@ __all__ = [
     "Alert",
     "AlertNotification",
     "ApiKey",
+    "AuditEvent",
     "ChecklistItem",
     "Counter",
     "Delivery",

@@ -409,6 +409,8 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     database = await _app_database(request)
     maker = database.read_sessionmaker if request.method in _READS else database.sessionmaker
     async with maker() as session:
+        if request.method not in _READS:  # the audit trail records the write in it
+            request.state.transaction = session
         try:
             yield session
             await session.commit()

@@ -125,12 +125,29 @@ class Authenticator(Protocol):
     ) -> Principal | None: ...
 
 
+class TokenAuthenticator(Protocol):
+    """Turns an SSO token (a JWT) into who is calling, or raises a 401 problem saying why
+    not: `core.oidc.TokenVerifier`, which `create_app` wires in when SSO is set up."""
+
+    async def __call__(self, token: str) -> Principal: ...
+
+
+async def sso_principal(request: Request, token: str) -> Principal | None:
+    """The caller of `token` if SSO is set up and the token is shaped like a JWT (three
+    dot-separated parts, which no API key has); None: it is to be read as an API key."""
+    verify: TokenAuthenticator | None = getattr(request.app.state, "verify_token", None)
+    if verify is None or token.count(".") != 2:
+        return None
+    return await verify(token)
+
+
 # Named for the person in Swagger UI's Authorize dialog, where it is listed first.
 API_KEY_SCHEME = "MusterApiKey"
 _bearer = HTTPBearer(
     auto_error=False,
     scheme_name=API_KEY_SCHEME,
-    description="Your Muster API key (`mst_…`); paste the key alone, without `Bearer`",
+    description="Your Muster API key (`mst_…`), or an SSO access token (a JWT) where "
+    "SSO is set up; paste it alone, without `Bearer`",
 )
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
@@ -145,12 +162,15 @@ async def get_principal(
         return early
     if credentials is None:
         raise Unauthorized("Send an API key as `Authorization: Bearer <key>`")
-    authenticate: Authenticator = request.app.state.authenticate
-    principal = await authenticate(
-        session, request.app.state.settings, credentials.credentials, request.app.state.api_keys
-    )
+    principal = await sso_principal(request, credentials.credentials)
+    if principal is None:
+        authenticate: Authenticator = request.app.state.authenticate
+        principal = await authenticate(
+            session, request.app.state.settings, credentials.credentials, request.app.state.api_keys
+        )
     if principal is None:
         raise Unauthorized("The API key is unknown or revoked")
+    request.state.principal = principal
     return principal
 
 
@@ -201,10 +221,12 @@ async def authenticate_early(request: Request) -> Principal:
     scheme, key = get_authorization_scheme_param(request.headers.get("authorization"))
     if scheme.lower() != "bearer" or not key:
         raise Unauthorized("Send an API key as `Authorization: Bearer <key>`")
-    state = request.app.state
-    authenticate: Authenticator = state.authenticate
-    async with state.database.sessionmaker() as session, session.begin():
-        principal = await authenticate(session, state.settings, key, state.api_keys)
+    principal = await sso_principal(request, key)
+    if principal is None:
+        state = request.app.state
+        authenticate: Authenticator = state.authenticate
+        async with state.database.sessionmaker() as session, session.begin():
+            principal = await authenticate(session, state.settings, key, state.api_keys)
     if principal is None:
         raise Unauthorized("The API key is unknown or revoked")
     request.state.principal = principal
@@ -220,7 +242,8 @@ def gates_of(dependant: Dependant) -> Iterator[Gate]:
 
 
 class AuthenticatedRoute(APIRoute):
-    """A route that checks its caller before reading its body (`route_class` of routers).
+    """A route that checks its caller before reading its body (`route_class` of routers),
+    and tells the audit trail how a write was answered (`Answered`).
 
     FastAPI reads and parses a body before it resolves dependencies: an anonymous
     caller would get a 422 for a bad body (after parsing up to the body limit)
@@ -231,15 +254,28 @@ class AuthenticatedRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         gates = list(dict.fromkeys(gates_of(self.dependant)))
-        if not gates:
+        writes = bool(self.methods - {"GET", "HEAD", "OPTIONS"})
+        if not gates and not writes:
             return handler
 
         async def gated(request: Request) -> Response:
             for gate in gates:
                 await gate(request)
-            return await handler(request)
+            response = await handler(request)
+            # The request's transaction commits after this: the audit trail's moment.
+            answered: Answered | None = getattr(request.app.state, "answered", None)
+            if writes and answered is not None:
+                answered(request, response)
+            return response
 
         return gated
+
+
+class Answered(Protocol):
+    """Told of each response of a route that writes, before the request's transaction
+    commits (`core.audit.AuditTrail.answered`, wired in by `create_app`)."""
+
+    def __call__(self, request: Request, response: Response) -> None: ...
 
 
 ReadIncidents = Annotated[Principal, Depends(require(Scope.INCIDENTS_READ))]

@@ -113,6 +113,25 @@ class Settings(BaseSettings):
     # at the next poll, so they fire within about this long of their due time.
     timer_poll_seconds: float = Field(default=0.5, gt=0, le=60)
 
+    # SSO (app/core/oidc.py): tokens of this issuer for this audience are accepted.
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_jwks_url: str | None = Field(
+        default=None, description="The issuer's JWK set; default: from OpenID discovery"
+    )
+    oidc_handle_claim: str = Field(default="preferred_username", min_length=1)
+    # Group (in the token's `groups` claim) -> Muster scopes it grants (JSON object).
+    oidc_group_scopes: dict[str, list[str]] = Field(default_factory=dict)
+    oidc_jwks_refresh_seconds: float = Field(
+        default=60,
+        ge=0,
+        le=3600,
+        description="Least time between two fetches of the keys for an unknown key id",
+    )
+    # The audit trail (app/core/audit.py) records at most this many refused
+    # authentications a minute per process.
+    audit_refusals_per_minute: int = Field(default=120, ge=0)
+
     @field_validator(*SECRET_SETTINGS, mode="before")
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
@@ -131,6 +150,20 @@ class Settings(BaseSettings):
             if (secret := getattr(self, name)) is not None
             and len(secret.get_secret_value()) < SHORT_SECRET_CHARS
         ]
+
+    @field_validator("oidc_issuer", "oidc_audience", "oidc_jwks_url", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _oidc(self) -> "Settings":
+        if (self.oidc_issuer is None) != (self.oidc_audience is None):
+            raise ValueError("set both MUSTER_OIDC_ISSUER and MUSTER_OIDC_AUDIENCE, or neither")
+        for url in (self.oidc_issuer, self.oidc_jwks_url):
+            if url is not None and not url.startswith(("http://", "https://")):
+                raise ValueError(f"{url!r} is not an http(s) URL")
+        return self
 
     @field_validator("sre_notify_urls", "service_labels", mode="before")
     @classmethod
