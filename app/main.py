@@ -8,7 +8,6 @@ from importlib.metadata import version
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 
 from app.action_items.router import incident_router as incident_action_items_router
 from app.action_items.router import router as action_items_router
@@ -22,6 +21,7 @@ from app.catalog.router import router as services_router
 from app.checklists.router import router as checklists_router
 from app.checklists.template import load_template
 from app.core import migrations
+from app.core.api import operation_id
 from app.core.audit import AuditMiddleware, AuditTrail
 from app.core.db import Database
 from app.core.docs import mount_docs
@@ -101,11 +101,6 @@ TAGS = [{"name": name, "description": about} for name, about in _SECTIONS.items(
 GC_THRESHOLDS = (50_000, 20, 10)
 
 
-def _operation_id(route: APIRoute) -> str:
-    tag = str(route.tags[0]) if route.tags else "default"
-    return f"{tag}-{route.name.replace('_', '-')}"
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -148,7 +143,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
-        generate_unique_id_function=_operation_id,
+        generate_unique_id_function=operation_id,
         webhooks=webhooks(),
         openapi_tags=TAGS,
     )

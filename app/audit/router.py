@@ -31,7 +31,9 @@ async def list_audit_events(
     page: PageDep,
     _: Admin,
     actor: Annotated[str | None, _text("Only this actor's", "alice")] = None,
-    key: Annotated[str | None, _text("Only those made with this API key (id or name)", "ci")] = None,
+    key: Annotated[
+        str | None, _text("Only those made with this API key (id or name)", "ci")
+    ] = None,
     operation: Annotated[
         str | None, _text("Only this operation (its OpenAPI id)", "incidents-create-incident")
     ] = None,

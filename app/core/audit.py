@@ -32,6 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Send
 from starlette.types import Scope as AsgiScope
 
 from app.core.actors import ACTING_FOR_HEADER, resolve_actor
+from app.core.api import operation_id
 from app.core.clock import utcnow
 from app.core.db import Database, after_commit
 from app.core.errors import AppError
@@ -92,7 +93,7 @@ def entry_of(scope: AsgiScope, status: int, location: str | None = None) -> Audi
         subject=subject,
         method=scope["method"],
         route=getattr(route, "path", None) or "unmatched",
-        operation=route.unique_id if isinstance(route, APIRoute) else None,
+        operation=operation_id(route) if isinstance(route, APIRoute) else None,
         target=_target(scope.get("path_params", {}), location),
         status=status,
         request_id=request_id_var.get(),

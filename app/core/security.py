@@ -241,6 +241,13 @@ def gates_of(dependant: Dependant) -> Iterator[Gate]:
         yield from gates_of(sub)
 
 
+class Answered(Protocol):
+    """Told of each response of a route that writes, before the request's transaction
+    commits (`core.audit.AuditTrail.answered`, wired in by `create_app`)."""
+
+    def __call__(self, request: Request, response: Response) -> None: ...
+
+
 class AuthenticatedRoute(APIRoute):
     """A route that checks its caller before reading its body (`route_class` of routers),
     and tells the audit trail how a write was answered (`Answered`).
@@ -254,7 +261,7 @@ class AuthenticatedRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         gates = list(dict.fromkeys(gates_of(self.dependant)))
-        writes = bool(self.methods - {"GET", "HEAD", "OPTIONS"})
+        writes = bool((self.methods or set()) - {"GET", "HEAD", "OPTIONS"})
         if not gates and not writes:
             return handler
 
@@ -269,13 +276,6 @@ class AuthenticatedRoute(APIRoute):
             return response
 
         return gated
-
-
-class Answered(Protocol):
-    """Told of each response of a route that writes, before the request's transaction
-    commits (`core.audit.AuditTrail.answered`, wired in by `create_app`)."""
-
-    def __call__(self, request: Request, response: Response) -> None: ...
 
 
 ReadIncidents = Annotated[Principal, Depends(require(Scope.INCIDENTS_READ))]
