@@ -30,13 +30,18 @@ $(VENV)/.installed-dev: requirements-dev.txt pyproject.toml
 $(HELM): scripts/install-helm
 	scripts/install-helm $(TOOLS)/bin
 
-tools: $(HELM)
+# A real OpenID provider for the SSO tests (tests/oidc_provider): locked npm packages.
+OIDC_PROVIDER := tests/oidc_provider/node_modules/.package-lock.json
+$(OIDC_PROVIDER): tests/oidc_provider/package-lock.json
+	cd tests/oidc_provider && npm ci --ignore-scripts --no-audit --no-fund --silent
+
+tools: $(HELM) $(OIDC_PROVIDER)
 
 run: $(VENV)/.installed-run
 	$(BIN)/muster migrate
 	$(BIN)/muster serve
 
-test: $(VENV)/.installed-dev $(HELM) lint typecheck pytest
+test: $(VENV)/.installed-dev $(HELM) $(OIDC_PROVIDER) lint typecheck pytest
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check app tests
@@ -47,7 +52,7 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy app
 
-pytest: $(VENV)/.installed-dev $(HELM)
+pytest: $(VENV)/.installed-dev $(HELM) $(OIDC_PROVIDER)
 	MUSTER_HELM=$(abspath $(HELM)) $(BIN)/pytest -q $(PYTEST_ARGS)
 
 openapi: $(VENV)/.installed-dev
@@ -61,7 +66,7 @@ lock: $(VENV)/.installed-dev
 		--output-file requirements-dev.txt pyproject.toml
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache build dist \
+	rm -rf $(VENV) $(TOOLS) tests/oidc_provider/node_modules .pytest_cache .mypy_cache .ruff_cache build dist \
 		muster.db muster.db-wal muster.db-shm
 
 bench: $(VENV)/.installed-dev
