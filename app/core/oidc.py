@@ -52,6 +52,7 @@ KEYS_MAX_AGE_SECONDS = 3600.0
 FETCH_TIMEOUT_SECONDS = 5.0
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 KNOWN_SCOPES = frozenset(scope.value for scope in Scope)
+MAX_SUBJECT_LENGTH = 255
 
 
 class IdentityProviderUnavailable(ServiceUnavailable):
@@ -120,9 +121,12 @@ class TokenVerifier:
             raise Unauthorized("The token's signature is not valid") from None
         except (JoseError, ValueError):
             raise Unauthorized("The token is not a valid JWT") from None
+        subject = str(claims["sub"])
+        if len(subject) > MAX_SUBJECT_LENGTH:  # OpenID Connect Core 1.0, 2
+            raise Unauthorized(f"The token's `sub` is longer than {MAX_SUBJECT_LENGTH} characters")
         return Principal(
             key_id=None,
-            name=str(claims["sub"]),
+            name=subject,
             scopes=self._scopes(claims),
             person=self._person(claims),
             credential=Credential.OIDC,

@@ -169,6 +169,7 @@ SUMMARIES = {
     "api-keys-create-api-key": "Create an API key",
     "api-keys-list-api-keys": "List API keys",
     "api-keys-revoke-api-key": "Revoke an API key",
+    "audit-list-audit-events": "Who wrote what: the audit trail",
     "operations-healthz": "Is the process alive?",
     "operations-readyz": "Is the database reachable and migrated?",
     "operations-metrics": "Prometheus metrics",

@@ -52,6 +52,13 @@ class Credential(StrEnum):
     OIDC = "oidc"
 
 
+SUBJECT_LENGTH = 64
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[: SUBJECT_LENGTH - 27]
+
+
 @dataclass(frozen=True)
 class Principal:
     """Who is calling: a credential, the person it belongs to (if any), what it may do.
@@ -75,7 +82,9 @@ class Principal:
     def subject(self) -> str:
         """Stable identity for per-caller records such as idempotency keys."""
         if self.credential is Credential.OIDC:
-            return f"oidc:{self.name}"
+            # Records keep 64 characters of it; an SSO subject (`sub`) may have 255.
+            subject = f"oidc:{self.name}"
+            return subject if len(subject) <= SUBJECT_LENGTH else subject[:27] + _digest(subject)
         return str(self.key_id) if self.key_id else "bootstrap-admin"
 
 
@@ -200,7 +209,8 @@ def require(scope: Scope) -> Callable[..., Coroutine[Any, Any, Principal]]:
 
 def check_scope(principal: Principal, scope: Scope) -> None:
     if not principal.can(scope):
-        raise Forbidden(f"This API key lacks the `{scope}` scope")
+        credential = "SSO token" if principal.credential is Credential.OIDC else "API key"
+        raise Forbidden(f"This {credential} lacks the `{scope}` scope")
 
 
 # A check a route's dependency makes of the caller, run before the request body is read.

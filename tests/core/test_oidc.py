@@ -196,6 +196,17 @@ async def test_the_token_s_person_and_subject_are_recorded(anon_client, client, 
     }
 
 
+async def test_a_long_subject_fits_the_records_it_keys(anon_client, provider, clock):
+    token = sign(claims(provider, now_of(clock), sub="x" * 90))
+    headers = {**bearer(token), "Idempotency-Key": "once"}
+    for _ in range(2):  # the same key and body: one incident, the second answer replayed
+        created = await anon_client.post("/api/v1/incidents", json={"title": "t"}, headers=headers)
+        assert created.status_code == 201, created.text
+    assert created.headers["idempotent-replayed"] == "true"
+    too_long = sign(claims(provider, now_of(clock), sub="x" * 256))
+    assert "`sub`" in await refused(anon_client, too_long)
+
+
 async def test_scopes_come_from_the_scope_claim_and_from_groups(anon_client, provider, clock):
     now = now_of(clock)
     reader = sign(claims(provider, now, scope="openid incidents:read"))
