@@ -27,7 +27,12 @@ from tests.conftest import ADMIN_KEY, ALERTMANAGER_TOKEN, FIXTURES
 
 PUBLIC = {"/healthz", "/readyz", "/metrics", "/docs", "/openapi.json"}
 # Reads that need more than incidents:read (admin, subscriptions:admin).
-ADMIN_ONLY = ("/api/v1/api-keys", "/api/v1/subscriptions", "/api/v1/deliveries")
+ADMIN_ONLY = (
+    "/api/v1/api-keys",
+    "/api/v1/audit-events",
+    "/api/v1/subscriptions",
+    "/api/v1/deliveries",
+)
 WEBHOOKS = {"/api/v1/webhooks/alertmanager", "/api/v1/webhooks/github", "/api/v1/webhooks/gitlab"}
 GITHUB_SECRET = "security-github-secret-4f1c"
 GITLAB_TOKEN = "security-gitlab-token-9a2e"
