@@ -52,16 +52,4 @@ class AuditEventOut(BaseModel):
                 key_name=event.key_name,
                 subject=event.subject,
             )
-        assert event.seq is not None
-        return cls(
-            seq=event.seq,
-            at=event.at,
-            actor=event.actor,
-            via=via,
-            method=event.method,
-            route=event.route,
-            operation=event.operation,
-            target=event.target,
-            status=event.status,
-            request_id=event.request_id,
-        )
+        return cls.model_validate({**event.model_dump(), "via": via})
