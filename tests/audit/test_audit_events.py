@@ -35,7 +35,7 @@ async def trail(client: httpx.AsyncClient, **filters: str) -> list[dict]:
     return list(reversed(response.json()["items"]))  # oldest first
 
 
-async def test_each_write_of_a_scenario_is_listed_in_order(client, anon_client):
+async def test_each_write_of_a_scenario_is_listed_in_order(client, anon_client, database, backend):
     alice = await personal_key(client, "alice", "incidents:write")
     bob = await personal_key(client, "bob", "incidents:write")
 
@@ -98,6 +98,13 @@ async def test_each_write_of_a_scenario_is_listed_in_order(client, anon_client):
     }
     seqs = [event["seq"] for event in events]
     assert seqs == sorted(seqs)
+    if backend == "postgres":  # PostgreSQL shows which transaction wrote a row (xmin)
+        async with database.engine.connect() as connection:
+            wrote = await connection.scalar(text("SELECT xmin::text FROM incidents"))
+            recorded = await connection.scalar(
+                text("SELECT xmin::text FROM audit_events WHERE request_id = 'req-3'")
+            )
+        assert wrote == recorded  # the incident's last change and its event: one transaction
 
 
 async def test_no_body_and_no_secret_is_kept(client, database):

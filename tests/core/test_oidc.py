@@ -333,3 +333,19 @@ async def test_an_unreachable_provider_is_a_503_not_a_401(app, anon_client, prov
 
 async def test_api_keys_still_work_beside_tokens(client):
     assert (await client.get("/api/v1/incidents")).status_code == 200
+
+
+def test_group_scopes_must_name_muster_scopes(provider, tmp_path):
+    settings = make_settings(
+        f"sqlite+aiosqlite:///{tmp_path / 'x.db'}",
+        oidc_issuer=provider.issuer,
+        oidc_audience=AUDIENCE,
+        oidc_group_scopes={"sre": ["root"]},
+    )
+    with pytest.raises(ValueError, match="root"):
+        create_app(settings)
+
+
+def test_issuer_and_audience_go_together(tmp_path):
+    with pytest.raises(ValueError, match="MUSTER_OIDC_AUDIENCE"):
+        make_settings(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}", oidc_issuer="https://idp")
