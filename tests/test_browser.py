@@ -9,7 +9,7 @@ where the suite must be complete (MUSTER_TEST_REQUIRE_POSTGRES=1, or CI set).
 import os
 import re
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from tests.conftest import ADMIN_KEY, fresh_database, unavailable
+from tests.identity_provider import AUDIENCE, SIGNING_KEY, IdentityProvider, claims, sign
 from tests.processes import Server, launch, muster_env
 
 CHROMIUM = os.environ.get("MUSTER_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -41,10 +42,21 @@ async def browser() -> AsyncIterator[Any]:
 
 
 @pytest.fixture(scope="module")
-async def server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Server]:
+def identity_provider() -> Iterator[IdentityProvider]:
+    provider = IdentityProvider().start()
+    provider.published[:] = [SIGNING_KEY]
+    yield provider
+    provider.stop()
+
+
+@pytest.fixture(scope="module")
+async def server(
+    backend: str, tmp_path_factory: pytest.TempPathFactory, identity_provider: IdentityProvider
+) -> AsyncIterator[Server]:
     cwd = tmp_path_factory.mktemp(f"browser-{backend}")
     async with fresh_database(backend, cwd) as url:
-        muster = launch(muster_env(url, admin_api_key=ADMIN_KEY), cwd)
+        sso = {"oidc_issuer": identity_provider.issuer, "oidc_audience": AUDIENCE}
+        muster = launch(muster_env(url, admin_api_key=ADMIN_KEY, **sso), cwd)
         try:
             muster.wait_until_up()
             yield muster
@@ -74,7 +86,9 @@ def _shot(tmp_path: Path, name: str) -> Path:
     return folder / name
 
 
-async def _authorize(page: Any, base: str, screenshot: Path | None = None) -> None:
+async def _authorize(
+    page: Any, base: str, screenshot: Path | None = None, credential: str = ADMIN_KEY
+) -> None:
     from playwright.async_api import expect  # installed: the browser fixture checked
 
     await page.goto(f"{base}/docs")
@@ -88,7 +102,7 @@ async def _authorize(page: Any, base: str, screenshot: Path | None = None) -> No
     assert "MusterApiKey" in await first.locator("h4").inner_text()
     await expect(first.locator("h4")).to_be_in_viewport()
     await expect(first.locator("input")).to_be_focused()
-    await first.locator("input").fill(ADMIN_KEY)
+    await first.locator("input").fill(credential)
     await first.locator("button.authorize").click()
     await page.click("button.btn-done")
 
@@ -142,6 +156,17 @@ async def test_an_incident_run_from_the_examples_as_they_are(page, server, api, 
     assert opened["commander"] is None
     people = await api.get(f"/api/v1/incidents/{incident['reference']}/participants")
     assert people.json()["items"] == []
+
+
+async def test_authorize_takes_an_sso_token(page, server, api, identity_provider):
+    now = int(datetime.now(UTC).timestamp())
+    await _authorize(page, server.base, credential=sign(claims(identity_provider, now)))
+    create = await _open(page, "incidents", "incidents-create-incident")
+    created = await _execute(page, create, "/api/v1/incidents", "POST")
+    assert created.status == 201, await created.text()
+    reference = (await created.json())["reference"]
+    events = (await api.get("/api/v1/audit-events", params={"target": reference})).json()
+    assert [(e["actor"], e["via"]["credential"]) for e in events["items"]] == [("alice", "oidc")]
 
 
 async def test_enums_are_choices_and_paths_are_ordered_outer_to_inner(page, server):

@@ -10,7 +10,6 @@ import base64
 import hashlib
 import hmac
 import json
-import warnings
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -18,62 +17,19 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 from fastapi import FastAPI
-from joserfc import jwt
-from joserfc.errors import SecurityWarning
-from joserfc.jwk import ECKey, KeySet, OKPKey, RSAKey
+from joserfc.jwk import ECKey, OKPKey, RSAKey
 from joserfc.jws import extract_compact
 
 from app.core.errors import PROBLEM_JSON
 from app.core.oidc import TokenVerifier
 from app.main import create_app
 from tests.conftest import fresh_database, make_settings
-from tests.notifications.receiver import Received, Receiver
+from tests.identity_provider import AUDIENCE, SIGNING_KEY, IdentityProvider, claims, sign
 
-AUDIENCE = "muster"
 GROUP_SCOPES = {"sre": ["admin"], "responders": ["incidents:write"]}
 
 
-class IdentityProvider(Receiver):
-    """An OpenID provider's public face: discovery and the JWK set it currently publishes."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.published: list[Any] = []
-
-    @property
-    def issuer(self) -> str:
-        return self.url
-
-    def fetches(self) -> int:
-        return sum(request.path == "/jwks" for request in self.received)
-
-    async def _app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        await receive()
-        with self._lock:
-            self._received.append(Received(scope["path"], {}, b""))
-        if scope["path"] == "/.well-known/openid-configuration":
-            document: dict[str, Any] = {
-                "issuer": self.issuer,
-                "jwks_uri": f"{self.url}/jwks",
-                "id_token_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
-            }
-        elif scope["path"] == "/jwks":
-            document = KeySet(list(self.published)).as_dict(private=False)
-        else:
-            await send({"type": "http.response.start", "status": 404, "headers": []})
-            await send({"type": "http.response.body", "body": b""})
-            return
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [(b"content-type", b"application/json")],
-            }
-        )
-        await send({"type": "http.response.body", "body": json.dumps(document).encode()})
-
-
-RSA = RSAKey.generate_key(2048, parameters={"kid": "rsa-1"})
+RSA = SIGNING_KEY
 ROTATED = RSAKey.generate_key(2048, parameters={"kid": "rsa-2"})
 EC = ECKey.generate_key("P-256", parameters={"kid": "ec-1"})
 ED = OKPKey.generate_key("Ed25519", parameters={"kid": "ed-1"})
@@ -107,27 +63,6 @@ def keys(provider, database) -> Iterator[None]:  # noqa: ARG001 - the database i
     provider.published[:] = [RSA, EC, ED]
     yield
     provider.published[:] = [RSA, EC, ED]
-
-
-def claims(provider: IdentityProvider, now: int, **changes: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "iss": provider.issuer,
-        "aud": AUDIENCE,
-        "sub": "248289761001",
-        "preferred_username": "Alice",
-        "scope": "openid profile incidents:write",
-        "iat": now,
-        "nbf": now,
-        "exp": now + 300,
-    }
-    base.update(changes)
-    return {name: value for name, value in base.items() if value is not None}
-
-
-def sign(payload: dict[str, Any], key: Any = RSA, alg: str = "RS256") -> str:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SecurityWarning)  # EdDSA's new name is Ed25519
-        return jwt.encode({"alg": alg, "kid": key.kid}, payload, key, algorithms=[alg])
 
 
 def bearer(token: str) -> dict[str, str]:
