@@ -174,8 +174,8 @@ class AuditTrail:
         try:
             async with database.sessionmaker() as session, session.begin():
                 self.recorder(session, entry_of(scope, status))
-        except Exception:  # the database is down, say: the response stands
-            log.exception("could not record an audit event")
+        except Exception as exc:  # the database is down, say: the response stands
+            log.warning("could not record an audit event of %s: %r", scope["method"], exc)
 
 
 class AuditMiddleware:
