@@ -69,9 +69,12 @@ class TokenVerifier:
         self.issuer = settings.oidc_issuer
         self.jwks_url = settings.oidc_jwks_url
         self.handle_claim = settings.oidc_handle_claim
-        self.group_scopes = {
-            group: expand_scopes(scopes) for group, scopes in settings.oidc_group_scopes.items()
-        }
+        try:
+            self.group_scopes = {
+                group: expand_scopes(scopes) for group, scopes in settings.oidc_group_scopes.items()
+            }
+        except ValueError as exc:
+            raise ValueError(f"MUSTER_OIDC_GROUP_SCOPES: {exc}") from None
         self.refresh_seconds = settings.oidc_jwks_refresh_seconds
         self.claims = JWTClaimsRegistry(
             leeway=CLOCK_SKEW_SECONDS,

@@ -277,7 +277,7 @@ def test_group_scopes_must_name_muster_scopes(provider, tmp_path):
         oidc_audience=AUDIENCE,
         oidc_group_scopes={"sre": ["root"]},
     )
-    with pytest.raises(ValueError, match="root"):
+    with pytest.raises(ValueError, match="MUSTER_OIDC_GROUP_SCOPES: 'root'"):
         create_app(settings)
 
 
