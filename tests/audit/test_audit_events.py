@@ -253,3 +253,18 @@ async def test_a_failed_write_is_recorded_once_and_its_entry_rolls_back(client):
     assert [event["status"] for event in events] == [201, 409]
     assert len({event["request_id"] for event in events}) == 2
     assert str(uuid.UUID(events[0]["request_id"])).replace("-", "") == events[0]["request_id"]
+
+
+async def test_an_act_as_bot_is_recorded_acting_for_its_person(client, anon_client):
+    made = await client.post(
+        "/api/v1/api-keys", json={"name": "chat-bot", "scopes": ["incidents:write", "act-as"]}
+    )
+    bot = made.json()
+    headers = {**as_key(bot, "bot-1"), "Muster-Acting-For": "Alice"}
+    opened = await anon_client.post("/api/v1/incidents", json={"title": "x"}, headers=headers)
+    assert opened.status_code == 201, opened.text
+
+    events = await trail(client, key="chat-bot")
+    assert [(e["actor"], e["via"]["key_name"], e["status"]) for e in events] == [
+        ("alice", "chat-bot", 201)
+    ]
