@@ -9,7 +9,7 @@ from app.core.db import UTCDateTime
 
 class AuditEvent(SQLModel, table=True):
     """One write request, or one refused authentication. Append-only: triggers refuse
-    UPDATE and DELETE (migration 0022); nothing in Muster changes a row once written."""
+    UPDATE and DELETE (migration 0023); nothing in Muster changes a row once written."""
 
     __tablename__ = "audit_events"
     __table_args__ = (
