@@ -20,6 +20,9 @@ from app.catalog.router import links_router as incident_links_router
 from app.catalog.router import router as services_router
 from app.checklists.router import router as checklists_router
 from app.checklists.template import load_template
+from app.contributing_factors.router import categories_router as factor_categories_router
+from app.contributing_factors.router import router as contributing_factors_router
+from app.contributing_factors.taxonomy import load_taxonomy
 from app.core import migrations
 from app.core.api import operation_id
 from app.core.audit import AuditMiddleware, AuditTrail
@@ -50,6 +53,7 @@ from app.pages import router as pages
 from app.participants.router import router as participants_router
 from app.postmortems.router import router as postmortems_router
 from app.reports.router import router as reports_router
+from app.retrospectives.router import router as retrospectives_router
 from app.rollbacks.router import router as rollbacks_router
 from app.timeline.router import router as timeline_router
 
@@ -79,7 +83,9 @@ _SECTIONS = {
     "rollback-reviews": "Rollbacks proposed and approved by a second person",
     "alerts": "Alertmanager alerts attached to an incident",
     "action-items": "Prevention measures, tracked across services",
-    "postmortems": "The postmortem drafted from the record; recurrences",
+    "postmortems": "The postmortem drafted from the record, the retrospective people write, "
+    "recurrences",
+    "contributing-factors": "What made an incident possible or worse, by category",
     "reports": "How fast the team acknowledges, engages, mitigates, resolves",
     "webhooks": "What Alertmanager, GitHub and GitLab send to Muster (set up in those tools)",
     "deploys": "Release history from CI, and the deploys suspected of an incident",
@@ -158,6 +164,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.answered = answered
     app.state.seen_notifications = seen_notifications()
     app.state.checklist_template = load_template(settings.checklist_template)
+    app.state.factor_taxonomy = load_taxonomy(settings.contributing_factors)
     app.state.metrics = Metrics()
     install_error_handlers(app)
 
@@ -183,6 +190,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         incident_action_items_router,
         action_items_router,
         postmortems_router,
+        retrospectives_router,
+        contributing_factors_router,
+        factor_categories_router,
         reports_router,
         deploys_router,
         suspects_router,

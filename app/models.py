@@ -8,6 +8,7 @@ from app.audit.models import AuditEvent
 from app.auth.models import ApiKey
 from app.catalog.models import IncidentLink, Service
 from app.checklists.models import ChecklistItem
+from app.contributing_factors.models import ContributingFactor
 from app.core.events import OutboxEvent
 from app.core.idempotency import IdempotencyRecord
 from app.core.timers import Timer
@@ -16,6 +17,7 @@ from app.incidents.models import Counter, Incident
 from app.integrations.models import InboundDelivery
 from app.notifications.models import Delivery, Subscription
 from app.participants.models import Participant
+from app.retrospectives.models import Retrospective, RetrospectiveRevision
 from app.rollbacks.models import RollbackReview
 from app.timeline.models import TimelineEntry, TimelineRevision
 
@@ -29,6 +31,7 @@ __all__ = [
     "ApiKey",
     "AuditEvent",
     "ChecklistItem",
+    "ContributingFactor",
     "Counter",
     "Delivery",
     "Deploy",
@@ -38,6 +41,8 @@ __all__ = [
     "IncidentLink",
     "OutboxEvent",
     "Participant",
+    "Retrospective",
+    "RetrospectiveRevision",
     "RollbackReview",
     "Service",
     "Subscription",

@@ -203,6 +203,49 @@ ENDPOINTS = [
         enum="status",
     ),
     Endpoint(
+        "add action item",
+        "POST",
+        INCIDENT + "/action-items",
+        {
+            "title": "Canary deploys",
+            "kind": "prevent",
+            "due": "2026-12-20",
+            "tracker_url": "https://tracker.example/OPS-1",
+            "external_id": "OPS-1",
+            "rollout": [{"service": "checkout"}],
+        },
+        typed=["title", "kind", "due", "tracker_url", "external_id", "rollout"],
+        strings=["title", "tracker_url", "external_id"],
+        required="title",
+        enum="kind",
+    ),
+    Endpoint(
+        "add contributing factor",
+        "POST",
+        INCIDENT + "/contributing-factors",
+        {"category": "capacity", "description": "The pool was too small", "services": ["db"]},
+        typed=["category", "description", "services"],
+        strings=["category", "description", "services.0"],
+        required="category",
+        enum="category",
+    ),
+    Endpoint(
+        "remove contributing factor",
+        "DELETE",
+        INCIDENT + "/contributing-factors/{a_factor}",
+        foreign=INCIDENT + "/contributing-factors/{b_factor}",
+    ),
+    Endpoint(
+        "write retrospective",
+        "PUT",
+        INCIDENT + "/postmortem",
+        {"summary": "What happened", "what_went_well": "- fast rollback", "notes": "n"},
+        typed=["summary", "what_went_well", "notes"],
+        strings=["summary", "what_went_well", "notes"],
+    ),
+    Endpoint("send retrospective for review", "POST", INCIDENT + "/postmortem/review"),
+    Endpoint("publish retrospective", "POST", INCIDENT + "/postmortem/publish"),
+    Endpoint(
         "create API key",
         "POST",
         "/api/v1/api-keys",
@@ -367,9 +410,12 @@ async def _world(client: httpx.AsyncClient) -> dict[str, str]:
         response = await client.post(f"{url}/rollback-reviews", json=review)
         assert response.status_code == 201, response.text
         ids[f"{side}_review"] = response.json()["id"]
+        factor = {"category": "process", "description": "no runbook"}
+        response = await client.post(f"{url}/contributing-factors", json=factor)
+        ids[f"{side}_factor"] = response.json()["id"]
     key = await client.post("/api/v1/api-keys", json={"name": "k", "scopes": ["admin"]})
     ids["key"] = key.json()["id"]
-    for name in ("participant", "entry", "review"):
+    for name in ("participant", "entry", "review", "factor"):
         ids[f"unknown_{name}"] = str(uuid.uuid4())
     ids["unknown"] = str(uuid.uuid4())
     return ids
@@ -382,7 +428,15 @@ async def _state(client: httpx.AsyncClient, database: Database, ids: dict[str, s
     url = f"/api/v1/incidents/{ids['a']}"
     views = [
         (await client.get(f"{url}{part}", params={"limit": 200} if part else None)).json()
-        for part in ("", "/participants", "/timeline", "/checklist", "/rollback-reviews")
+        for part in (
+            "",
+            "/participants",
+            "/timeline",
+            "/checklist",
+            "/rollback-reviews",
+            "/contributing-factors",
+            "/action-items",
+        )
     ]
     keys = (await client.get("/api/v1/api-keys")).json()
     return counts, views, [(k["id"], k["revoked_at"]) for k in keys["items"]]

@@ -19,3 +19,11 @@ class ActionItemUpdated(OnIncident):
         description="What changed: `{field: {from, to}}`, `created: true` on a new item, "
         "and `rollout`: `{service: {from, to, note?}}` for each service whose rollout changed"
     )
+
+
+class ActionItemOverdue(OnIncident):
+    """An unfinished action item passed its due date (sent once per due date)."""
+
+    type: ClassVar[EventType] = EventType.ACTION_ITEM_OVERDUE
+
+    action_item: ActionItemOut

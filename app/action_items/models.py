@@ -54,6 +54,14 @@ class ActionItem(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     completed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    tracker_url: str | None = Field(default=None, max_length=2048)
+    external_id: str | None = Field(default=None, max_length=200)
+    addresses: uuid.UUID | None = Field(
+        default=None,
+        foreign_key="contributing_factors.id",
+        ondelete="SET NULL",
+        description="The contributing factor this measure addresses",
+    )
 
 
 class ActionItemRollout(SQLModel, table=True):

@@ -25,6 +25,7 @@ from app.core.clock import utcnow
 from app.core.handles import Handle
 from app.core.patch import Patch
 from app.core.text import NOT_BLANK
+from app.deploys.schemas import HttpUrl
 
 
 def _iso_date(value: Any) -> Any:
@@ -40,6 +41,17 @@ Owner = Handle
 Service = Annotated[str, Field(min_length=1, max_length=100), NOT_BLANK]
 Note = Annotated[str, StringConstraints(max_length=2000)]
 Due = Annotated[date, BeforeValidator(_iso_date)]
+TrackerUrl = Annotated[
+    HttpUrl, Field(description="The issue in the team's tracker (Jira, GitHub, Linear)")
+]
+ExternalId = Annotated[
+    str,
+    Field(min_length=1, max_length=200, description="The tracker's id, e.g. `OPS-123`"),
+    NOT_BLANK,
+]
+Addresses = Annotated[
+    uuid.UUID, Field(description="The id of the contributing factor this measure addresses")
+]
 
 
 class RolloutEntry(BaseModel):
@@ -104,6 +116,9 @@ class ActionItemCreate(BaseModel):
     owner: Owner | None = None
     due: Due | None = Field(default=None, description="Due date (ISO 8601 date, UTC days)")
     status: ActionStatus = ActionStatus.OPEN
+    tracker_url: TrackerUrl | None = None
+    external_id: ExternalId | None = None
+    addresses: Addresses | None = None
     rollout: Annotated[list[RolloutEntry], Field(max_length=100)] = Field(
         default_factory=list, description="The services the measure must reach"
     )
@@ -130,6 +145,9 @@ class ActionItemUpdate(Patch):
     owner: Owner | None = None
     due: Due | None = None
     status: ActionStatus | None = None
+    tracker_url: TrackerUrl | None = None
+    external_id: ExternalId | None = None
+    addresses: Addresses | None = None
     rollout: Annotated[list[RolloutChange], Field(max_length=100)] | None = None
 
     @model_validator(mode="after")
@@ -158,6 +176,9 @@ class ActionItemOut(BaseModel):
     due: date | None
     status: ActionStatus
     overdue: bool = Field(description="Unfinished and its due date has passed (UTC)")
+    tracker_url: str | None
+    external_id: str | None
+    addresses: uuid.UUID | None = Field(description="The contributing factor it addresses")
     rollout: list[RolloutOut] = Field(description="Per service, by service name")
     created_at: datetime
     updated_at: datetime
@@ -178,6 +199,9 @@ class ActionItemOut(BaseModel):
             due=item.due,
             status=item.status,
             overdue=is_overdue(item, utcnow().date()),
+            tracker_url=item.tracker_url,
+            external_id=item.external_id,
+            addresses=item.addresses,
             rollout=[RolloutOut.model_validate(r) for r in sorted(rollouts, key=_by_service)],
             created_at=item.created_at,
             updated_at=item.updated_at,

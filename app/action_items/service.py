@@ -7,14 +7,14 @@ Every change adds an `action_item` timeline entry to the incident and emits
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import exists, or_
+from sqlalchemy import and_, exists, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.action_items.events import ActionItemUpdated
+from app.action_items.events import ActionItemOverdue, ActionItemUpdated
 from app.action_items.models import (
     UNFINISHED,
     ActionItem,
@@ -23,19 +23,85 @@ from app.action_items.models import (
     ActionStatus,
     RolloutStatus,
 )
-from app.action_items.schemas import ActionItemCreate, ActionItemOut, ActionItemUpdate
+from app.action_items.schemas import (
+    ActionItemCreate,
+    ActionItemOut,
+    ActionItemUpdate,
+    is_overdue,
+)
+from app.contributing_factors.models import ContributingFactor
+from app.core import timers
 from app.core.clock import utcnow
-from app.core.errors import NotFound
+from app.core.errors import FieldProblem, InvalidInput, NotFound
 from app.core.events import emit
 from app.core.pagination import PageParams, Rows, paginate
+from app.deploys.schemas import MissingMeasure
 from app.incidents.models import Incident, reference_of
 from app.incidents.schemas import IncidentRef
 from app.timeline import service as timeline_service
 from app.timeline.models import EntryKind
 
+# The fields a PATCH sets as sent (the rollout is merged per service).
+FIELDS = (
+    "title",
+    "description",
+    "kind",
+    "owner",
+    "due",
+    "status",
+    "tracker_url",
+    "external_id",
+    "addresses",
+)
+
 
 class ActionItemNotFound(NotFound):
     pass
+
+
+OVERDUE_TIMER = "action_item_overdue"
+AUTOMATIC = "muster"  # the author of what Muster records by itself
+
+
+def overdue_at(due: date) -> datetime:
+    """When an item due on `due` (a UTC day) becomes overdue: the next day begins."""
+    return datetime.combine(due + timedelta(days=1), time(0), UTC)
+
+
+async def _arm_overdue(session: AsyncSession, item: ActionItem) -> None:
+    """One `action_item.overdue` per due date: armed while the item is unfinished and
+    has a due date; a fired one stays fired (its key is the due date)."""
+    await timers.cancel(session, kind=OVERDUE_TIMER, subject_id=item.id)
+    if item.due is not None and item.status in UNFINISHED:
+        await timers.schedule(
+            session,
+            kind=OVERDUE_TIMER,
+            subject_id=item.id,
+            key=item.due.isoformat(),
+            due_at=overdue_at(item.due),
+        )
+
+
+async def _check_addresses(session: AsyncSession, factor_id: uuid.UUID | None) -> None:
+    if factor_id is not None and await session.get(ContributingFactor, factor_id) is None:
+        raise InvalidInput(
+            f"No contributing factor {factor_id}",
+            errors=[
+                FieldProblem(
+                    field="body.addresses", message="unknown contributing factor", type="not_found"
+                )
+            ],
+        )
+
+
+def _json_ready(value: Any) -> Any:
+    return (
+        value.isoformat()
+        if isinstance(value, date)
+        else str(value)
+        if isinstance(value, uuid.UUID)
+        else value
+    )
 
 
 @dataclass(frozen=True)
@@ -105,6 +171,7 @@ async def _announce(
 async def create_action_item(
     session: AsyncSession, incident: Incident, data: ActionItemCreate, *, actor: str
 ) -> ActionItemOut:
+    await _check_addresses(session, data.addresses)
     now = utcnow()
     item = ActionItem(
         incident_id=incident.id,
@@ -114,6 +181,9 @@ async def create_action_item(
         owner=data.owner,
         due=data.due,
         status=data.status,
+        tracker_url=data.tracker_url,
+        external_id=data.external_id,
+        addresses=data.addresses,
         created_at=now,
         updated_at=now,
         completed_at=None if data.status in UNFINISHED else now,
@@ -131,6 +201,7 @@ async def create_action_item(
         for entry in data.rollout
     )
     await session.flush()
+    await _arm_overdue(session, item)
     details = [str(item.kind)]
     if item.owner:
         details.append(f"owner {item.owner}")
@@ -215,7 +286,7 @@ def _describe_changes(changes: dict[str, Any]) -> str:
                     if before == after
                     else f"rollout {service}: {before} → {after}"
                 )
-        elif field in ("status", "kind", "owner", "due"):
+        elif field in ("status", "kind", "owner", "due", "external_id"):
             parts.append(f"{field} {change['from'] or '—'} → {change['to'] or '—'}")
         else:
             parts.append(f"{field} changed")
@@ -232,15 +303,14 @@ async def update_action_item(
 ) -> ActionItemOut:
     """Apply a PATCH; a PATCH that changes nothing records nothing."""
     changed: dict[str, Any] = {}
-    for field in ("title", "description", "kind", "owner", "due", "status"):
+    if "addresses" in changes.model_fields_set:
+        await _check_addresses(session, changes.addresses)
+    for field in FIELDS:
         if field not in changes.model_fields_set:
             continue
         value, before = getattr(changes, field), getattr(item, field)
         if value != before:
-            changed[field] = {
-                "from": before.isoformat() if isinstance(before, date) else before,
-                "to": value.isoformat() if isinstance(value, date) else value,
-            }
+            changed[field] = {"from": _json_ready(before), "to": _json_ready(value)}
             setattr(item, field, value)
     now = utcnow()
     if "status" in changed:
@@ -258,6 +328,8 @@ async def update_action_item(
         return out
     item.updated_at = now
     await session.flush()
+    if {"due", "status"} & changed.keys():
+        await _arm_overdue(session, item)
     return await _announce(
         session,
         incident,
@@ -311,3 +383,62 @@ async def list_action_items(
         else:
             statement = statement.where(or_(due.is_(None), due >= today, status.not_in(UNFINISHED)))
     return await paginate(session, statement, page, col(ActionItem.created_at), col(ActionItem.id))
+
+
+async def missing_measures(session: AsyncSession, service: str) -> list[MissingMeasure]:
+    """The release gate: `prevent` measures (not given up) whose rollout to `service` is
+    pending, or in progress past the measure's due date, oldest first."""
+    today = utcnow().date()
+    rollout, due = col(ActionItemRollout.status), col(ActionItem.due)
+    rows = await session.execute(
+        select(ActionItem, rollout, Incident.number)
+        .join(ActionItemRollout, col(ActionItemRollout.action_item_id) == col(ActionItem.id))
+        .join(Incident, col(Incident.id) == col(ActionItem.incident_id))
+        .where(
+            col(ActionItemRollout.service) == service,
+            col(ActionItem.kind) == ActionKind.PREVENT,
+            col(ActionItem.status) != ActionStatus.WONT_DO,
+            or_(
+                rollout == RolloutStatus.PENDING,
+                and_(rollout == RolloutStatus.IN_PROGRESS, due < today),
+            ),
+        )
+        .order_by(col(ActionItem.created_at), col(ActionItem.id))
+    )
+    return [
+        MissingMeasure(
+            action_item_id=item.id,
+            title=item.title,
+            incident_id=item.incident_id,
+            incident_reference=reference_of(number),
+            rollout_status=status,
+            due=item.due,
+            overdue=item.due is not None and item.due < today,
+        )
+        for item, status, number in rows.all()
+    ]
+
+
+async def announce_overdue(session: AsyncSession, item_id: uuid.UUID, due: str) -> None:
+    """The overdue timer of `item_id` for due date `due` fired: if the item is still
+    unfinished and due then, record it and emit `action_item.overdue`."""
+    found = await session.scalar(
+        select(ActionItem).where(col(ActionItem.id) == item_id).with_for_update()
+    )
+    today = utcnow().date()
+    if found is None or found.due is None or found.due.isoformat() != due:
+        return
+    if not is_overdue(found, today):
+        return
+    incident = await session.get(Incident, found.incident_id)
+    assert incident is not None, "action items are deleted with their incident"
+    (out,) = await describe(session, [found])
+    timeline_service.record(
+        session,
+        incident,
+        EntryKind.ACTION_ITEM,
+        f"Action item overdue: {found.title} (due {due})",
+        author=AUTOMATIC,
+        data={"action_item_id": str(found.id), "title": found.title, "overdue": due},
+    )
+    emit(session, ActionItemOverdue(incident=IncidentRef.of(incident), action_item=out))

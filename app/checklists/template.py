@@ -1,10 +1,11 @@
 """The initial-response checklist template: built in, or read from MUSTER_CHECKLIST_TEMPLATE."""
 
-import json
 from pathlib import Path
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
+
+from app.core.structured import duplicated, read_structured
 
 
 class TemplateItem(BaseModel):
@@ -18,10 +19,8 @@ class ChecklistTemplate(BaseModel):
     @field_validator("items")
     @classmethod
     def _unique_keys(cls, items: list[TemplateItem]) -> list[TemplateItem]:
-        keys = [item.key for item in items]
-        duplicates = sorted({key for key in keys if keys.count(key) > 1})
-        if duplicates:
-            raise ValueError(f"duplicate keys: {', '.join(duplicates)}")
+        if problem := duplicated(item.key for item in items):
+            raise ValueError(problem)
         return items
 
     def extended(self, extra: list[TemplateItem]) -> "ChecklistTemplate":
@@ -54,8 +53,7 @@ def load_template(path: Path | None) -> ChecklistTemplate:
     if path is None:
         return DEFAULT_TEMPLATE
     try:
-        text = path.read_text()
-        raw = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        raw = read_structured(path)
         return ChecklistTemplate.model_validate({"items": raw} if isinstance(raw, list) else raw)
     except (OSError, ValueError, yaml.YAMLError, ValidationError) as exc:
         raise InvalidChecklistTemplate(

@@ -32,7 +32,7 @@ def nearest_rank(values: Sequence[float], percent: float) -> float | None:
 
 async def durations(
     session: AsyncSession,
-    pairs: Select[Any],
+    pairs: Select[Any, Any],
     *,
     percents: Sequence[int] = (50, 90),
     within: Sequence[float] = (),
@@ -84,3 +84,59 @@ async def _durations_read(
         percentiles={p: nearest_rank(values, p) for p in percents},
         within={t: sum(1 for v in values if v <= t) for t in within},
     )
+
+
+async def durations_by(
+    session: AsyncSession, triples: Select[Any], *, percents: Sequence[int] = (50, 90)
+) -> dict[Any, Durations]:
+    """`durations` per key, for `triples`, a statement selecting (key, start, end)."""
+    if backend_of(session) == Backend.POSTGRESQL:
+        rows = triples.subquery()
+        key, start, end = list(rows.c)[:3]
+        seconds = cast(extract("epoch", end - start), Float)
+        columns: list[ColumnElement[Any]] = [key, func.count(seconds)]
+        columns += [func.percentile_disc(p / 100).within_group(seconds) for p in percents]
+        found: Sequence[Any] = (
+            await session.execute(Select(*columns).where(end.is_not(None)).group_by(key))
+        ).all()
+        return {
+            row[0]: Durations(
+                count=int(row[1]),
+                percentiles={
+                    p: None if v is None else float(v)
+                    for p, v in zip(percents, row[2:], strict=True)
+                },
+                within={},
+            )
+            for row in found
+        }
+    values: dict[Any, list[float]] = {}
+    for key, start, end in (await session.execute(triples)).all():
+        if isinstance(end, datetime):
+            values.setdefault(key, []).append((end - start).total_seconds())
+    return {
+        key: Durations(
+            count=len(seconds),
+            percentiles={p: nearest_rank(seconds, p) for p in percents},
+            within={},
+        )
+        for key, seconds in values.items()
+    }
+
+
+async def total_seconds_by(session: AsyncSession, triples: Select[Any]) -> dict[Any, float]:
+    """The sum of `end - start` per key, for `triples` selecting (key, start, end); rows
+    without an end are left out."""
+    if backend_of(session) == Backend.POSTGRESQL:
+        rows = triples.subquery()
+        key, start, end = list(rows.c)[:3]
+        total = func.sum(cast(extract("epoch", end - start), Float))
+        found: Sequence[Any] = (
+            await session.execute(Select(key, total).where(end.is_not(None)).group_by(key))
+        ).all()
+        return {row[0]: float(row[1]) for row in found}
+    sums: dict[Any, float] = {}
+    for key, start, end in (await session.execute(triples)).all():
+        if isinstance(end, datetime):
+            sums[key] = sums.get(key, 0.0) + (end - start).total_seconds()
+    return sums

@@ -35,6 +35,9 @@ class EventType(StrEnum):
     ROLLBACK_REVIEW_EXECUTED = "rollback_review.executed"
     DEPLOY_RECORDED = "deploy.recorded"
     ACTION_ITEM_UPDATED = "action_item.updated"
+    ACTION_ITEM_OVERDUE = "action_item.overdue"
+    DEPLOY_UNPROTECTED = "deploy.unprotected"
+    POSTMORTEM_PUBLISHED = "postmortem.published"
 
 
 class OutboxEvent(SQLModel, table=True):

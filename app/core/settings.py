@@ -87,6 +87,8 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)
     checklist_template: Path | None = None
+    # The categories of contributing factors: inline JSON, or a YAML/JSON file's path.
+    contributing_factors: str | None = None
     idempotency_ttl_hours: int = Field(default=24, ge=1)
     # A new incident matching an earlier one started within this many days is a recurrence.
     recurrence_lookback_days: int = Field(default=90, ge=1, le=3650)

@@ -13,12 +13,14 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     ColumnElement,
+    Integer,
     Interval,
     Select,
     String,
     Table,
     any_,
     bindparam,
+    cast,
     exists,
     func,
     literal_column,
@@ -129,6 +131,22 @@ def json_list_elements(column: SQLCoreOperations[Any], backend: Backend) -> Tabl
     if backend == Backend.POSTGRESQL:
         return func.jsonb_array_elements_text(type_coerce(column, JSONB)).table_valued("value")
     return func.json_each(column).table_valued("value")
+
+
+def quarter_of(column: SQLCoreOperations[Any], backend: Backend) -> ColumnElement[str]:
+    """The UTC calendar quarter of a timestamp as text, `2026-Q1`."""
+    if backend == Backend.POSTGRESQL:
+        return func.to_char(func.timezone("UTC", column), 'YYYY-"Q"Q')
+    # SQLite stores UTC without an offset (core.db.UTCDateTime): strftime reads it as is.
+    month = cast(func.strftime("%m", column), Integer)
+    return func.printf("%s-Q%d", func.strftime("%Y", column), (month + 2) / 3)
+
+
+def json_flag(column: SQLCoreOperations[Any], key: str, backend: Backend) -> ColumnElement[bool]:
+    """A JSON object's `key` holds JSON `true` (not a string or a number)."""
+    if backend == Backend.POSTGRESQL:
+        return func.jsonb_extract_path(type_coerce(column, JSONB), key) == type_coerce(True, JSONB)
+    return func.json_type(column, f'$."{key}"') == "true"
 
 
 def unindexed(column: SQLCoreOperations[int]) -> ColumnElement[int]:

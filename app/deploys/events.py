@@ -12,3 +12,12 @@ class DeployRecorded(DomainEvent):
     type: ClassVar[EventType] = EventType.DEPLOY_RECORDED
 
     deploy: DeployOut
+
+
+class DeployUnprotected(DomainEvent):
+    """A deploy arrived for a service that a prevention measure has not reached yet:
+    `deploy.missing_measures` names them."""
+
+    type: ClassVar[EventType] = EventType.DEPLOY_UNPROTECTED
+
+    deploy: DeployOut

@@ -3,11 +3,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from sqlalchemy import Column, Computed, Index, UniqueConstraint
+from sqlalchemy import Boolean, Column, Computed, Index, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 from app.core.clock import utcnow
-from app.core.db import UTCDateTime
+from app.core.db import JSONType, UTCDateTime
 
 
 class DeploySource(StrEnum):
@@ -75,5 +75,14 @@ class Deploy(SQLModel, table=True):
     reported_by: str | None = Field(
         default=None, max_length=64, description="The API key that reported it (source `api`)"
     )
+    committed_at: datetime | None = Field(
+        default=None, sa_type=UTCDateTime, description="When the deployed change was committed"
+    )
+    # The release gate, checked when the deploy arrived: the prevention measures that had
+    # not reached its service then (`MissingMeasure` each). Kept as they were.
+    unprotected: bool = Field(
+        default=False, sa_type=Boolean, sa_column_kwargs={"server_default": false()}
+    )
+    missing_measures: list[dict[str, Any]] | None = Field(default=None, sa_type=JSONType)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -18,6 +18,7 @@ from app.deploys.models import DeploySource, DeployStatus
 from app.deploys.schemas import DeployCreate, DeployOut, SuspectDeployOut, Timestamp
 from app.deploys.service import ExternalIdTaken, Suspect
 from app.deploys.window import parse_window
+from app.flows import deploys as deploy_flows
 from app.incidents.deps import CurrentIncident
 from app.incidents.lookup import IncidentNotFound
 
@@ -49,7 +50,7 @@ async def record_deploy(
     Only the API key that reported a deploy updates it: another key sending the same
     `external_id` gets 409. Muster's own records (source `muster`) are not reachable here.
     """
-    deploy, created = await service.record_deploy(
+    deploy, created = await deploy_flows.record_deploy(
         session, source=DeploySource.API, reported_by=caller.subject, **body.model_dump()
     )
     out = DeployOut.model_validate(deploy)
@@ -79,6 +80,10 @@ async def list_deploys(
     until: Annotated[
         Timestamp | None, Query(description="Finished (or, while unfinished, started) before this")
     ] = None,
+    unprotected: Annotated[
+        bool | None,
+        Query(description="true: deploys that arrived with prevention measures missing"),
+    ] = None,
 ) -> Page[DeployOut]:
     """List deploys, most recently finished (or started, while running) first."""
     rows = await service.list_deploys(
@@ -89,13 +94,14 @@ async def list_deploys(
         statuses=deploy_status,
         since=since,
         until=until,
+        unprotected=unprotected,
     )
     return rows.to_page(DeployOut.model_validate)
 
 
 @router.get("/{deploy_id}", response_model=DeployOut, responses=responses(NotFound))
 async def get_deploy(deploy_id: uuid.UUID, session: SessionDep, _: ReadIncidents) -> DeployOut:
-    """One deploy by id."""
+    """One deploy by id, with the release gate's finding (`unprotected`, `missing_measures`)."""
     return DeployOut.model_validate(await service.get_deploy(session, deploy_id))
 
 

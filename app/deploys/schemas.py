@@ -1,6 +1,6 @@
 import uuid
-from datetime import datetime
-from typing import Annotated
+from datetime import date, datetime
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -64,6 +64,11 @@ class DeployCreate(BaseModel):
     finished_at: Timestamp | None = Field(default=None, description="Not before `started_at`")
     url: HttpUrl | None = Field(default=None, description="Where to read about it (CI run, log)")
     actor: Text | None = None
+    committed_at: Timestamp | None = Field(
+        default=None,
+        description="When the deployed change (the head commit) was committed: DORA's lead "
+        "time for changes runs from here to the deploy's success",
+    )
     external_id: Text | None = Field(
         default=None,
         description="Your id for this deploy: reporting it again with the same API key "
@@ -77,6 +82,18 @@ class DeployCreate(BaseModel):
         if value is not None and started is not None and value < started:
             raise ValueError("finished_at is before started_at")
         return value
+
+
+class MissingMeasure(BaseModel):
+    """A prevention measure that had not reached the deployed service when it arrived."""
+
+    action_item_id: uuid.UUID
+    title: str
+    incident_id: uuid.UUID
+    incident_reference: str = Field(examples=["INC-42"])
+    rollout_status: str = Field(description="The rollout's status for this service then")
+    due: date | None
+    overdue: bool = Field(description="The measure was past its due date then")
 
 
 class DeployOut(BaseModel):
@@ -95,8 +112,21 @@ class DeployOut(BaseModel):
     finished_at: datetime | None
     url: str | None
     actor: str | None
+    committed_at: datetime | None
+    unprotected: bool = Field(
+        description="When it arrived, a `prevent` measure's rollout to its service was "
+        "pending, or in progress past its due date (`missing_measures`)"
+    )
+    missing_measures: list[MissingMeasure] = Field(
+        description="The prevention measures missing when the deploy arrived"
+    )
     created_at: datetime
     updated_at: datetime
+
+    @field_validator("missing_measures", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return [] if value is None else value
 
 
 class SuspectDeployOut(DeployOut):
@@ -118,6 +148,9 @@ class SuspectDeployOut(DeployOut):
                 "finished_at": "2026-11-28T10:03:12Z",
                 "url": "https://ci.example.com/pipelines/8812",
                 "actor": "release-bot",
+                "committed_at": "2026-11-28T09:41:07Z",
+                "unprotected": False,
+                "missing_measures": [],
                 "created_at": "2026-11-28T10:03:13Z",
                 "updated_at": "2026-11-28T10:03:13Z",
                 "minutes_before_impact": 12.8,

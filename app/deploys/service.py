@@ -15,9 +15,9 @@ from app.core.db import UTCDateTime, insert_ignoring_conflict
 from app.core.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from app.core.events import emit
 from app.core.pagination import PageParams, Rows, decode_cursor, encode_cursor, paginate
-from app.deploys.events import DeployRecorded
+from app.deploys.events import DeployRecorded, DeployUnprotected
 from app.deploys.models import Deploy, DeployKind, DeploySource, DeployStatus
-from app.deploys.schemas import DeployOut
+from app.deploys.schemas import DeployOut, MissingMeasure
 from app.incidents.models import Incident
 
 ENVIRONMENT_LABELS = ("environment", "env")
@@ -64,8 +64,10 @@ async def record_deploy(
     finished_at: datetime | None = None,
     url: str | None = None,
     actor: str | None = None,
+    committed_at: datetime | None = None,
     reported_by: str | None = None,
     reported_at: datetime | None = None,
+    missing_measures: list[MissingMeasure] | None = None,
 ) -> tuple[Deploy, bool]:
     """Record a deploy, or update the one already reported with the same `external_id`.
 
@@ -76,7 +78,8 @@ async def record_deploy(
     the same `external_id` from another key is an `ExternalIdTaken` conflict.
     `reported_at` is the sender's own time of the event: an event older than the one
     last applied changes nothing (a replayed or late delivery); the deploy then keeps
-    its later `reported_at`.
+    its later `reported_at`. `missing_measures` is the release gate's finding for a new
+    deploy: any makes it `unprotected` and emits `deploy.unprotected`.
 
     Race-safe: the row is claimed with `INSERT … ON CONFLICT DO NOTHING` on
     (source, external_id); a concurrent report of the same deploy waits for the first
@@ -94,6 +97,7 @@ async def record_deploy(
         "finished_at": finished_at,
         "url": url,
         "actor": actor,
+        "committed_at": committed_at,
     }
     now = utcnow()
     deploy_id = uuid.uuid4()
@@ -107,12 +111,16 @@ async def record_deploy(
         "updated_at": now,
         "reported_by": reported_by,
         "reported_at": reported_at,
+        "unprotected": bool(missing_measures),
+        "missing_measures": [m.model_dump(mode="json") for m in missing_measures or []],
     }
     _check_times(row["started_at"], finished_at)
     if await insert_ignoring_conflict(session, Deploy, row, ["source", "external_id"]):
         created = await session.get(Deploy, deploy_id)
         assert created is not None
         _announce(session, created)
+        if created.unprotected:
+            emit(session, DeployUnprotected(deploy=DeployOut.model_validate(created)))
         note_services(session, [service])  # queued last: written with the event
         return created, True
 
@@ -175,6 +183,7 @@ async def list_deploys(
     statuses: list[DeployStatus] | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    unprotected: bool | None = None,
 ) -> Rows[Deploy]:
     """Deploys, most recent first by `finished_at` (or `started_at` until they finish).
 
@@ -191,6 +200,8 @@ async def list_deploys(
         statement = statement.where(col(Deploy.effective_at) >= since)
     if until is not None:
         statement = statement.where(col(Deploy.effective_at) < until)
+    if unprotected is not None:
+        statement = statement.where(col(Deploy.unprotected) == unprotected)
     return await paginate(session, statement, page, col(Deploy.effective_at), col(Deploy.id))
 
 

@@ -6,6 +6,8 @@ is one entry: its name and an `async def handler(session, timer) -> None`, which
 in the transaction that marks the timer fired (see ARCHITECTURE.md, "Timers").
 """
 
+from app.action_items.service import OVERDUE_TIMER
 from app.core.timers import Handlers
+from app.flows.action_items import on_overdue
 
-HANDLERS: Handlers = {}
+HANDLERS: Handlers = {OVERDUE_TIMER: on_overdue}

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 
 from app.checklists.template import ChecklistTemplate
+from app.contributing_factors.taxonomy import Taxonomy
 from app.core.db import SessionDep
 from app.core.security import ReadIncidents, WriteIncidents
 from app.incidents import lookup
@@ -50,8 +51,14 @@ async def _checklist_template(request: Request) -> ChecklistTemplate:
     return template
 
 
+async def _factor_taxonomy(request: Request) -> Taxonomy:
+    taxonomy: Taxonomy = request.app.state.factor_taxonomy
+    return taxonomy
+
+
 CurrentIncident = Annotated[Incident, Depends(_current_incident)]
 # For writes that add to an incident without changing its row (no lock needed).
 WritableIncident = Annotated[Incident, Depends(_writable_incident)]
 LockedIncident = Annotated[Incident, Depends(_current_incident_for_update)]
 TemplateDep = Annotated[ChecklistTemplate, Depends(_checklist_template)]
+TaxonomyDep = Annotated[Taxonomy, Depends(_factor_taxonomy)]

@@ -1,6 +1,5 @@
 """Incidents: open, find, read and change them, and move them along the status machine."""
 
-import re
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Query, Response, status
@@ -12,13 +11,13 @@ from app.core.clock import AwareUTC
 from app.core.db import SessionDep, SettingsDep
 from app.core.errors import (
     BadRequest,
-    FieldProblem,
     Forbidden,
     PreconditionFailed,
     Unauthorized,
     UnsupportedMediaType,
     responses,
 )
+from app.core.etags import check_if_match
 from app.core.idempotency import IdempotencyDep, IdempotencyKeyReused
 from app.core.pagination import Page, PageDep
 from app.core.security import AuthenticatedRoute, ReadIncidents
@@ -44,8 +43,6 @@ router = APIRouter(
     responses=responses(Unauthorized, Forbidden),
 )
 
-_ENTITY_TAGS = re.compile(r'^\s*(\*|(W/)?"[^"]*"(\s*,\s*(W/)?"[^"]*")*)\s*$')
-
 
 def etag(incident: Incident) -> str:
     return f'"{incident.id.hex[:12]}.{incident.version}"'
@@ -53,24 +50,6 @@ def etag(incident: Incident) -> str:
 
 def _headers(incident: Incident) -> dict[str, str]:
     return {"ETag": etag(incident), "Location": f"{API_PREFIX}/incidents/{incident.reference}"}
-
-
-def _check_if_match(incident: Incident, if_match: str | None) -> None:
-    if if_match is None:
-        return
-    if not _ENTITY_TAGS.match(if_match):
-        raise BadRequest(
-            'If-Match must be `*` or a list of quoted entity tags, e.g. "abc.3"',
-            errors=[
-                FieldProblem(field="header.If-Match", message="not an entity tag", type="etag")
-            ],
-        )
-    tags = [tag.strip() for tag in if_match.split(",")]
-    if "*" not in tags and etag(incident) not in tags:  # weak tags never match (RFC 9110)
-        raise PreconditionFailed(
-            f"{incident.reference} has changed since you read it; it is now at {etag(incident)}",
-            extra={"current_etag": etag(incident)},
-        )
 
 
 @router.post(
@@ -178,7 +157,7 @@ async def update_incident(
     ] = None,
 ) -> JSONResponse:
     """Change fields, move the status, name the commander or the causing deploy."""
-    _check_if_match(incident, if_match)
+    check_if_match(etag(incident), if_match, what=incident.reference)
     await incident_flows.update_incident(session, incident, body, actor=actor.handle, via=actor.via)
     return JSONResponse(
         IncidentOut.of(incident).model_dump(mode="json"), headers={"ETag": etag(incident)}

@@ -84,6 +84,10 @@ class _Workflow(BaseModel):
     path: str | None = None
 
 
+class _HeadCommit(BaseModel):
+    timestamp: AwareUTC | None = None
+
+
 class _WorkflowRun(BaseModel):
     id: int
     name: str | None = None
@@ -95,6 +99,7 @@ class _WorkflowRun(BaseModel):
     created_at: AwareUTC
     run_started_at: AwareUTC | None = None
     updated_at: AwareUTC
+    head_commit: _HeadCommit | None = None
 
 
 class WorkflowRunEvent(BaseModel):
@@ -169,6 +174,7 @@ def _workflow_run(payload: dict[str, Any], settings: Settings) -> Interpretation
         finished_at=run.updated_at,
         url=first_http_url(run.html_url),
         actor=event.sender.login if event.sender else None,
+        committed_at=run.head_commit.timestamp if run.head_commit else None,
         reported_at=run.updated_at,
     )
 

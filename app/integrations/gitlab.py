@@ -122,10 +122,15 @@ class _Pipeline(BaseModel):
     url: str | None = None
 
 
+class _Commit(BaseModel):
+    timestamp: GitLabTime | None = None
+
+
 class PipelineHook(BaseModel):
     object_attributes: _Pipeline
     project: _Project
     user: _User | None = None
+    commit: _Commit | None = None
     builds: list[_Job] = Field(default_factory=list)
 
 
@@ -194,6 +199,7 @@ def _pipeline(payload: dict[str, Any], settings: Settings) -> Interpretation:
             "finished_at": None if status == DeployStatus.STARTED else max(ends, default=None),
             "url": first_http_url(pipeline.url, pipeline_url),
             "actor": hook.user.username if hook.user else None,
+            "committed_at": hook.commit.timestamp if hook.commit else None,
         }
         deploys.append(validated(DeployCreate, fields, prefix="deploy"))
     return deploys

@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.clock import utcnow
 from app.core.db import insert_ignoring_conflict
 from app.core.errors import BadRequest, InvalidInput
-from app.deploys import service as deploys_service
 from app.deploys.models import Deploy, DeploySource
 from app.deploys.schemas import DeployCreate
+from app.flows import deploys as deploy_flows
 from app.integrations.models import InboundDelivery
 from app.integrations.schemas import WebhookResult, WebhookStatus
 
@@ -76,7 +76,7 @@ async def record_delivery(
     if not claimed:
         return WebhookResult(status=WebhookStatus.DUPLICATE)
     recorded = [
-        await deploys_service.record_deploy(session, source=source, **deploy.model_dump())
+        await deploy_flows.record_deploy(session, source=source, **deploy.model_dump())
         for deploy in deploys
     ]
     if recorded and all(

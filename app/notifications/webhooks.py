@@ -15,11 +15,12 @@ from fastapi import APIRouter, Body, FastAPI, Header, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field, create_model
 
-from app.action_items.events import ActionItemUpdated
+from app.action_items.events import ActionItemOverdue, ActionItemUpdated
 from app.core.events import DomainEvent, EventType
-from app.deploys.events import DeployRecorded
+from app.deploys.events import DeployRecorded, DeployUnprotected
 from app.incidents.events import IncidentCreated, IncidentStatusChanged, IncidentUpdated
 from app.participants.events import ParticipantJoined, ParticipantLeft
+from app.retrospectives.events import PostmortemPublished
 from app.rollbacks.events import (
     RollbackReviewDecided,
     RollbackReviewExecuted,
@@ -42,6 +43,9 @@ EVENTS: tuple[type[DomainEvent], ...] = (
     RollbackReviewExecuted,
     DeployRecorded,
     ActionItemUpdated,
+    ActionItemOverdue,
+    DeployUnprotected,
+    PostmortemPublished,
 )
 if [event.type for event in EVENTS] != list(EventType):
     raise RuntimeError("EVENTS must hold one model per EventType, in its order")

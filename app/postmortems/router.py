@@ -67,9 +67,10 @@ _EXAMPLE = "# INC-42: Checkout returns 502\n\n| Field | Value |\n|---|---|\n| Se
     response_model=PostmortemOut,
     responses={
         200: {
-            "description": "The postmortem draft: JSON, or Markdown when `Accept` prefers "
+            "description": "The postmortem: JSON, or Markdown when `Accept` prefers "
             "`text/markdown` (e.g. `Accept: text/markdown`). Without an `Accept` header, or "
-            "with `*/*`, the answer is JSON.",
+            "with `*/*`, the answer is JSON. Once people have written the retrospective, "
+            "its `ETag` (for `If-Match` on `PUT`) comes with it.",
             "content": {MARKDOWN: {"schema": {"type": "string"}, "example": _EXAMPLE}},
         },
         **responses(NotAcceptable),
@@ -81,12 +82,14 @@ async def get_postmortem(
     _: ReadIncidents,
     request: Request,
 ) -> Response:
-    """The postmortem draft from the record, as JSON or as Markdown (by `Accept`)."""
+    """The postmortem: the record, and what people wrote, as JSON or Markdown (by `Accept`)."""
     # `Accept` is read, not declared: it is HTTP negotiation, documented by the two
     # media types of the 200 response, not a parameter of this operation.
     as_markdown = wants_markdown(request.headers.get("accept"))
     document = await service.build(session, incident)
     headers = {"Vary": "Accept"}
+    if document.retrospective is not None:
+        headers["ETag"] = document.retrospective.etag
     if as_markdown:
         return Response(
             markdown.render(document),

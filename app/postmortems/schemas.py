@@ -10,9 +10,11 @@ from pydantic import (
 )
 
 from app.action_items.schemas import ActionItemOut
+from app.contributing_factors.schemas import FactorOut
 from app.deploys.models import DeployKind, DeployStatus
 from app.incidents.state import Severity, Status
 from app.participants.models import Role
+from app.retrospectives.schemas import RetrospectiveOut
 from app.timeline.models import EntryKind
 
 
@@ -132,7 +134,7 @@ class IncidentLink(BaseModel):
 
 
 class PostmortemOut(BaseModel):
-    """A postmortem draft generated from the incident's record."""
+    """The postmortem: the record Muster keeps, with the retrospective people wrote."""
 
     incident_id: uuid.UUID
     reference: str = Field(examples=["INC-42"])
@@ -156,3 +158,7 @@ class PostmortemOut(BaseModel):
     rollback_reviews: list[RollbackReviewLine]
     checklist: list[ChecklistLine]
     action_items: list[ActionItemOut]
+    contributing_factors: list[FactorOut]
+    retrospective: RetrospectiveOut | None = Field(
+        description="What people wrote (`PUT …/postmortem`); null until someone writes"
+    )

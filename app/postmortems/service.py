@@ -11,6 +11,7 @@ from app.action_items import service as action_service
 from app.action_items.models import RolloutStatus
 from app.action_items.schemas import ActionItemOut
 from app.checklists.models import ChecklistItem
+from app.contributing_factors import service as factor_service
 from app.core.clock import utcnow
 from app.deploys.models import Deploy, DeployStatus
 from app.incidents.models import Incident
@@ -31,6 +32,7 @@ from app.postmortems.schemas import (
     RollbackReviewLine,
 )
 from app.reports import measures
+from app.retrospectives import service as retrospective_service
 from app.rollbacks import service as rollback_service
 from app.timeline.models import EntryKind, TimelineEntry
 
@@ -170,6 +172,7 @@ async def build(session: AsyncSession, incident: Incident) -> PostmortemOut:
     if ended_at is not None:
         ended_by = "mitigated" if incident.mitigated_at else "resolved"
     roles = _roles(entries)
+    retrospective = await retrospective_service.find(session, incident)
     return PostmortemOut(
         incident_id=incident.id,
         reference=incident.reference,
@@ -221,6 +224,10 @@ async def build(session: AsyncSession, incident: Incident) -> PostmortemOut:
             for c in checklist
         ],
         action_items=await action_service.all_for_incident(session, incident),
+        contributing_factors=await factor_service.all_for_incident(session, incident),
+        retrospective=(
+            retrospective_service.describe(incident, retrospective) if retrospective else None
+        ),
     )
 
 

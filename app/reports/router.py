@@ -9,9 +9,10 @@ from app.core.clock import AwareUTC
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, InvalidInput, Unauthorized, responses
 from app.core.security import AuthenticatedRoute, ReadIncidents
+from app.incidents.deps import TaxonomyDep
 from app.incidents.state import Severity
-from app.reports import service
-from app.reports.schemas import SummaryOut
+from app.reports import ledger, service
+from app.reports.schemas import LedgerOut, SummaryOut
 
 router = APIRouter(
     route_class=AuthenticatedRoute,
@@ -21,26 +22,30 @@ router = APIRouter(
 )
 
 
+From = Annotated[
+    AwareUTC | None,
+    Query(
+        alias="from",
+        description="Incidents that started at or after this (default: 30 days before `to`)",
+        examples=["2026-11-01T00:00:00Z"],
+    ),
+]
+To = Annotated[
+    AwareUTC | None,
+    Query(
+        alias="to",
+        description="…and before this (default: now, or 30 days after `from`)",
+        examples=["2026-12-01T00:00:00Z"],
+    ),
+]
+
+
 @router.get("/summary", response_model=SummaryOut, responses=responses(InvalidInput))
 async def get_summary(
     session: SessionDep,
     _: ReadIncidents,
-    start: Annotated[
-        AwareUTC | None,
-        Query(
-            alias="from",
-            description="Incidents that started at or after this (default: 30 days before `to`)",
-            examples=["2026-11-01T00:00:00Z"],
-        ),
-    ] = None,
-    end: Annotated[
-        AwareUTC | None,
-        Query(
-            alias="to",
-            description="…and before this (default: now, or 30 days after `from`)",
-            examples=["2026-12-01T00:00:00Z"],
-        ),
-    ] = None,
+    start: From = None,
+    end: To = None,
     service_name: Annotated[
         str | None,
         Query(alias="service", min_length=1, max_length=100, description="Only this service"),
@@ -60,3 +65,35 @@ async def get_summary(
         environment=environment,
     )
     return await service.summary(session, filters)
+
+
+@router.get("/contributing-factors", response_model=LedgerOut, responses=responses(InvalidInput))
+async def get_contributing_factors(
+    session: SessionDep,
+    _: ReadIncidents,
+    taxonomy: TaxonomyDep,
+    start: From = None,
+    end: To = None,
+    service_name: Annotated[
+        str | None,
+        Query(
+            alias="service",
+            min_length=1,
+            max_length=100,
+            description="Only factors naming this service, and its signals",
+        ),
+    ] = None,
+    last: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=200,
+            description="People concentration: how many of each service's "
+            "latest incidents to look at",
+        ),
+    ] = 10,
+) -> LedgerOut:
+    """Contributing factors by category (incidents, impact, trend, services, open measures),
+    and the signals computed from the record (people concentration, time to cause)."""
+    filters = service.ReportFilters(start=start, end=end, service=service_name)
+    return await ledger.ledger(session, filters, taxonomy=taxonomy, last=last)

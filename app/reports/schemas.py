@@ -1,4 +1,4 @@
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -82,6 +82,7 @@ EXAMPLE: dict[str, Any] = {
     "time_to_sre_engagement": {"count": 2, "median_seconds": 240.0, "p90_seconds": 720.0},
     "time_to_mitigate": {"count": 3, "median_seconds": 2700.0, "p90_seconds": 5400.0},
     "time_to_resolve": {"count": 2, "median_seconds": 3600.0, "p90_seconds": 5400.0},
+    "lead_time_for_changes": {"count": 12, "median_seconds": 5400.0, "p90_seconds": 86400.0},
     "sre_engaged": {
         "within_5_min": {"count": 1, "share": 0.25},
         "within_15_min": {"count": 2, "share": 0.5},
@@ -129,6 +130,10 @@ class SummaryOut(BaseModel):
     time_to_sre_engagement: Stat
     time_to_mitigate: Stat
     time_to_resolve: Stat
+    lead_time_for_changes: Stat = Field(
+        description="DORA: from commit (`committed_at`) to the deploy's success, over the "
+        "succeeded deploys of the window that name their commit time"
+    )
     sre_engaged: SreEngagement
     services: list[ServiceFigures]
     action_items: ActionItemFigures = Field(description="Of the incidents in scope")
@@ -136,3 +141,85 @@ class SummaryOut(BaseModel):
     declined: DeclinedFigures = Field(
         description="False alarms and the like: left out of every time-to figure"
     )
+
+
+class ServiceCount(BaseModel):
+    service: str
+    incidents: int
+
+
+class OpenMeasure(BaseModel):
+    """An unfinished action item that names the factor it addresses."""
+
+    action_item_id: str
+    title: str
+    kind: str
+    status: str
+    incident_reference: str = Field(examples=["INC-42"])
+    due: date | None
+    overdue: bool
+
+
+class CategoryFigures(BaseModel):
+    category: str
+    label: str | None = Field(description="From the taxonomy; null for a retired category")
+    incidents: int = Field(description="Incidents in scope citing it")
+    references: list[str] = Field(description="Those incidents, oldest first", examples=[["INC-3"]])
+    impact_minutes: float = Field(
+        description="Sum over those incidents of started → mitigated (else resolved); "
+        "incidents still ongoing add nothing"
+    )
+    by_quarter: dict[str, int] = Field(
+        description="Incidents citing it per UTC quarter of their start", examples=[{"2026-Q1": 2}]
+    )
+    services: list[ServiceCount] = Field(description="The services most affected (top 5)")
+    open_measures: list[OpenMeasure] = Field(
+        description="Unfinished action items addressing a factor of this category"
+    )
+
+
+class PersonCount(BaseModel):
+    handle: str
+    incidents: int = Field(
+        description="Incidents where they commanded, engaged as SRE, or "
+        "reviewed or executed a rollback"
+    )
+
+
+class PeopleConcentration(BaseModel):
+    service: str
+    incidents: int = Field(description="The last incidents of the service looked at")
+    people: list[PersonCount] = Field(description="Most involved first")
+    top_share: float | None = Field(description="The most involved person's incidents ÷ incidents")
+    suggestion: str | None = Field(
+        description="`key_person_dependency` when one person was in more than half of at "
+        "least 3 incidents: a contributing factor to consider"
+    )
+
+
+class TimeToCause(BaseModel):
+    overall: Stat
+    by_service: dict[str, Stat]
+
+
+class Signals(BaseModel):
+    """Computed from the record, not written by anyone."""
+
+    people_concentration: list[PeopleConcentration]
+    time_to_cause: TimeToCause = Field(
+        description="From SRE engagement to the cause being named: `caused_by_deploy_id` "
+        "set, or a `decision` timeline entry with `data.cause: true`; an observability signal"
+    )
+
+
+class LedgerOut(BaseModel):
+    """Contributing factors of the incidents that started in the window, by category,
+    with the signals Muster computes from the record."""
+
+    window: Window
+    service: str | None
+    categories: list[CategoryFigures] = Field(
+        description="Every category of the taxonomy (and retired ones still cited), most "
+        "cited first, then by impact"
+    )
+    signals: Signals

@@ -26,7 +26,7 @@ from app.core.clock import utcnow
 from app.core.db import after_commit
 from app.core.errors import FieldProblem, InvalidInput
 from app.core.sql import backend_of, json_list_contains, json_list_elements
-from app.deploys.models import Deploy, DeployStatus
+from app.deploys.models import Deploy, DeployKind, DeployStatus
 from app.incidents.models import Incident
 from app.incidents.state import OPEN, DeclineReason, Severity, Status
 from app.participants.models import Role
@@ -74,12 +74,12 @@ class ReportFilters:
         return start, end
 
 
-def _services_of_incident(session: AsyncSession) -> TableValuedAlias:
+def services_of_incident(session: AsyncSession) -> TableValuedAlias:
     """A table-valued function over `incidents.services`, one row per service."""
     return json_list_elements(col(Incident.services), backend_of(session))
 
 
-def _scope(session: AsyncSession, filters: ReportFilters) -> list[ColumnElement[bool]]:
+def incident_scope(session: AsyncSession, filters: ReportFilters) -> list[ColumnElement[bool]]:
     start, end = filters.window()
     conditions = [col(Incident.started_at) >= start, col(Incident.started_at) < end]
     if filters.severities:
@@ -103,7 +103,7 @@ def stat(values: Sequence[float]) -> Stat:
     )
 
 
-def _stat(figures: Durations) -> Stat:
+def stat_of(figures: Durations) -> Stat:
     return Stat(
         count=figures.count,
         median_seconds=figures.percentiles[50],
@@ -115,7 +115,7 @@ def _durations(values: Iterable[float | None]) -> list[float]:
     return [value for value in values if value is not None]
 
 
-def _sre_engagements(
+def sre_engagements(
     incident_ids: SelectOfScalar[uuid.UUID] | Sequence[uuid.UUID],
 ) -> Select[uuid.UUID, datetime]:
     """(incident id, when SRE first engaged on it; see `measures`)."""
@@ -233,9 +233,28 @@ async def _service_figures(
     return figures
 
 
+def _lead_times(filters: ReportFilters) -> Select[datetime | None, datetime | None]:
+    """(committed, deployed) of the succeeded deploys of the window that name their commit
+    time: DORA's lead time for changes."""
+    start, end = filters.window()
+    deployed = col(Deploy.effective_at)
+    conditions = [
+        deployed >= start,
+        deployed < end,
+        col(Deploy.status) == DeployStatus.SUCCEEDED,
+        col(Deploy.kind) != DeployKind.ROLLBACK,
+        col(Deploy.committed_at).is_not(None),
+    ]
+    if filters.environment is not None:
+        conditions.append(col(Deploy.environment) == filters.environment)
+    if filters.service is not None:
+        conditions.append(col(Deploy.service) == filters.service)
+    return select_columns(col(Deploy.committed_at), deployed).where(*conditions)
+
+
 async def summary(session: AsyncSession, filters: ReportFilters) -> SummaryOut:
     start, end = filters.window()
-    scope = _scope(session, filters)
+    scope = incident_scope(session, filters)
     by_severity = await _grouped(
         session,
         select(col(Incident.severity), func.count()).where(*scope).group_by(col(Incident.severity)),
@@ -244,7 +263,7 @@ async def summary(session: AsyncSession, filters: ReportFilters) -> SummaryOut:
         session,
         select(col(Incident.status), func.count()).where(*scope).group_by(col(Incident.status)),
     )
-    services = _services_of_incident(session)
+    services = services_of_incident(session)
     service_name = services.c.value
     by_service = await _grouped(
         session,
@@ -269,7 +288,7 @@ async def summary(session: AsyncSession, filters: ReportFilters) -> SummaryOut:
     async def time_to(end: Any) -> Durations:
         return await durations(session, select_columns(started, end).where(*timed))
 
-    engaged = _sre_engagements(select(col(Incident.id)).where(*timed)).subquery()
+    engaged = sre_engagements(select(col(Incident.id)).where(*timed)).subquery()
     to_sre = await durations(
         session,
         select_columns(started, engaged.c.engaged_at)
@@ -294,6 +313,7 @@ async def summary(session: AsyncSession, filters: ReportFilters) -> SummaryOut:
         )
         return int(found or 0)
 
+    lead_time = await durations(session, _lead_times(filters))
     recurrences = await session.scalar(
         select(func.count())
         .select_from(Incident)
@@ -308,10 +328,11 @@ async def summary(session: AsyncSession, filters: ReportFilters) -> SummaryOut:
         by_severity={s.value: by_severity.get(s.value, 0) for s in Severity},
         by_status={s.value: by_status.get(s.value, 0) for s in Status},
         by_service=dict(sorted(by_service.items())),
-        time_to_acknowledge=_stat(await time_to(measures.acknowledged_at_sql())),
-        time_to_sre_engagement=_stat(to_sre),
-        time_to_mitigate=_stat(await time_to(measures.mitigated_at_sql())),
-        time_to_resolve=_stat(await time_to(col(Incident.resolved_at))),
+        time_to_acknowledge=stat_of(await time_to(measures.acknowledged_at_sql())),
+        time_to_sre_engagement=stat_of(to_sre),
+        time_to_mitigate=stat_of(await time_to(measures.mitigated_at_sql())),
+        time_to_resolve=stat_of(await time_to(col(Incident.resolved_at))),
+        lead_time_for_changes=stat_of(lead_time),
         sre_engaged=SreEngagement(**shares),
         services=await _service_figures(session, filters, by_service),
         action_items=ActionItemFigures(

@@ -30,6 +30,8 @@ class EntryKind(StrEnum):
     DEPLOY_LINKED = "deploy_linked"
     ROLLBACK_REVIEW = "rollback_review"
     ACTION_ITEM = "action_item"
+    CONTRIBUTING_FACTOR = "contributing_factor"
+    POSTMORTEM = "postmortem"
 
 
 HUMAN_KINDS = frozenset(

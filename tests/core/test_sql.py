@@ -1,11 +1,13 @@
 """The database-specific helpers of app/core/sql.py give the same answers on both databases."""
 
 import uuid
+from datetime import UTC, datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import select, text, true
 from sqlmodel import col
 
 from app.alerts.models import AlertNotification
+from app.core.aggregates import durations_by, total_seconds_by
 from app.core.clock import utcnow
 from app.core.events import EventType, OutboxEvent, record_event
 from app.core.sql import (
@@ -13,18 +15,22 @@ from app.core.sql import (
     backend_of,
     in_bound,
     insert_once_serialised,
+    json_flag,
     json_list_contains,
     json_list_elements,
     json_list_has_any,
     json_object_contains,
     json_object_has_keys,
     next_in_counter,
+    quarter_of,
     search_order,
     settled,
     unindexed,
 )
 from app.incidents.models import Counter, Incident
+from app.timeline.models import TimelineEntry
 from tests.factories import make_incident
+from tests.notifications.receiver import eventually
 
 
 async def test_the_backend_is_the_engines(database, backend):
@@ -163,4 +169,69 @@ async def test_rows_are_settled_once_no_earlier_transaction_is_running(database,
         await record(1)
         assert await settled_events() == [], "an older transaction may still commit"
         await older.rollback()
-    assert await settled_events() == [{"n": 1}]
+    # The app's own loops (dispatcher, timers) may be mid-transaction: settled soon after.
+    assert await eventually(settled_events, timeout=5, message="settled") == [{"n": 1}]
+
+
+async def test_the_quarter_of_a_timestamp_is_its_utc_quarter(client, database, clock):
+    clock.set(datetime(2027, 1, 1, tzinfo=UTC))
+    starts = [
+        "2026-01-01T00:00:00Z",
+        "2026-03-31T23:59:59Z",
+        "2026-04-01T01:30:00+02:00",  # still 2026-03-31 in UTC
+        "2026-07-15T12:00:00Z",
+        "2026-12-31T23:00:00Z",
+    ]
+    for started in starts:
+        await make_incident(client, title=started, started_at=started)
+    async with database.sessionmaker() as session:
+        quarter = quarter_of(col(Incident.started_at), backend_of(session))
+        rows = await session.execute(
+            select(col(Incident.title), quarter).order_by(col(Incident.started_at))
+        )
+        assert [q for _, q in rows.all()] == [
+            "2026-Q1",
+            "2026-Q1",
+            "2026-Q1",
+            "2026-Q3",
+            "2026-Q4",
+        ]
+
+
+async def test_a_json_flag_is_only_json_true(client, database):
+    incident = await make_incident(client)
+    for n, value in enumerate([True, False, "true", 1, None]):
+        await client.post(
+            f"/api/v1/incidents/{incident['id']}/timeline",
+            json={"summary": f"entry {n}", "data": {"cause": value}},
+        )
+    await client.post(f"/api/v1/incidents/{incident['id']}/timeline", json={"summary": "none"})
+    async with database.sessionmaker() as session:
+        flag = json_flag(col(TimelineEntry.data), "cause", backend_of(session))
+        found = await session.scalars(select(col(TimelineEntry.summary)).where(flag))
+        assert found.all() == ["entry 0"]
+
+
+async def test_durations_and_sums_by_key_agree_on_both_databases(client, database, clock):
+    for n, (services, minutes) in enumerate([(["a"], 10), (["a"], 30), (["b"], 5), (["b"], None)]):
+        incident = await make_incident(client, title=f"i{n}", services=services)
+        if minutes is not None:
+            clock.advance(minutes=minutes)
+            await client.patch(f"/api/v1/incidents/{incident['id']}", json={"status": "mitigated"})
+    async with database.sessionmaker() as session:
+        triples = select(
+            col(Incident.title).op("||")("").label("key"),  # a text key per incident
+            col(Incident.started_at),
+            col(Incident.mitigated_at),
+        )
+        by_title = await durations_by(session, triples)
+        assert sorted(by_title) == ["i0", "i1", "i2"]  # i3 has no end
+        sums = await total_seconds_by(session, triples)
+        assert sorted(sums.items()) == [("i0", 600.0), ("i1", 1800.0), ("i2", 300.0)]
+        services = json_list_elements(col(Incident.services), backend_of(session))
+        per_service = select(services.c.value, col(Incident.started_at), col(Incident.mitigated_at))
+        per_service = per_service.select_from(Incident).join(services, true())
+        figures = await durations_by(session, per_service)
+        assert figures["a"].count == 2
+        assert figures["a"].percentiles == {50: 600.0, 90: 1800.0}
+        assert (await total_seconds_by(session, per_service)) == {"a": 2400.0, "b": 300.0}

@@ -18,6 +18,7 @@ FULL = {
     "finished_at": "2026-11-28T10:03:12Z",
     "url": "https://ci.example.com/pipelines/8812",
     "actor": "release-bot",
+    "committed_at": "2026-11-28T09:41:07Z",
     "external_id": "pipeline-8812",
 }
 
@@ -32,6 +33,8 @@ async def test_create_answers_201_with_location_and_emits_an_event(client, datab
         "source": "api",
         "kind": "deploy",
         "started_at": "2026-11-28T09:58:00Z",  # normalised to UTC
+        "unprotected": False,
+        "missing_measures": [],
         "created_at": None,
         "updated_at": None,
     }

@@ -63,6 +63,9 @@ async def test_deployment_status_fixture_records_a_deploy(sender, client, databa
         "finished_at": "2019-05-15T15:20:55Z",
         "url": None,  # the fixture's target_url is ""
         "actor": "Codertocat",
+        "committed_at": None,
+        "unprotected": False,
+        "missing_measures": [],
         "created_at": None,
         "updated_at": None,
     }

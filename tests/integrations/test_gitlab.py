@@ -100,6 +100,9 @@ async def test_deployment_fixture_records_a_deploy(sender, client, database):
         "finished_at": "2021-04-28T19:50:00Z",
         "url": "http://10.126.0.2:3000/root/test-deployment-webhooks/-/jobs/796",
         "actor": "root",
+        "committed_at": None,
+        "unprotected": False,
+        "missing_measures": [],
         "created_at": None,
         "updated_at": None,
     }

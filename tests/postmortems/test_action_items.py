@@ -21,6 +21,8 @@ async def test_an_action_item_is_created_with_its_rollout_and_recorded(client, d
             "kind": "detect",
             "owner": "alice",
             "due": "2026-03-20",
+            "tracker_url": "https://tracker.example.com/browse/OPS-12",
+            "external_id": "OPS-12",
             "rollout": [{"service": "checkout", "status": "in_progress"}, {"service": "payments"}],
         },
     )
@@ -38,6 +40,9 @@ async def test_an_action_item_is_created_with_its_rollout_and_recorded(client, d
         "due": "2026-03-20",
         "status": "open",
         "overdue": False,
+        "tracker_url": "https://tracker.example.com/browse/OPS-12",
+        "external_id": "OPS-12",
+        "addresses": None,
         "rollout": None,
         "created_at": "2026-03-02T09:00:00Z",
         "updated_at": "2026-03-02T09:00:00Z",

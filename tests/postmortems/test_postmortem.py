@@ -15,6 +15,7 @@ MARKDOWN = {"Accept": "text/markdown"}
 SECTIONS = [
     "Summary",
     "Impact",
+    "Contributing factors",
     "Participants",
     "Timeline",
     "Suspect deploys",
@@ -263,6 +264,8 @@ async def test_the_postmortem_of_a_scripted_incident_has_every_section(client, c
             "2026-03-20",
             "open",
             "checkout: done; payments: pending",
+            "—",  # addresses no contributing factor
+            "—",  # no tracker issue
         ]
     ]
 
@@ -342,6 +345,8 @@ async def test_user_text_cannot_break_the_markdown(client, clock):
             "—",
             "open",
             "a|b: pending",
+            "—",
+            "—",
         ]
     ]
     summary = md.html.split("<h2>Summary</h2>")[1].split("<h2>")[0]
