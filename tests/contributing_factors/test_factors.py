@@ -7,9 +7,9 @@ import pytest
 from app.contributing_factors.taxonomy import DEFAULT_TAXONOMY, InvalidTaxonomy, load_taxonomy
 from app.main import create_app
 from tests.conftest import make_settings
+from tests.core.test_errors import assert_problem
 from tests.factories import make_incident, timeline
 from tests.postmortems.helpers import add_item
-from tests.postmortems.test_retrospective import problem
 
 DEFAULT_KEYS = [
     "nfr_not_verified",
@@ -71,7 +71,7 @@ async def test_an_unknown_category_is_refused_listing_the_allowed_ones(client):
     response = await client.post(
         factors_url(incident), json={"category": "bad_luck", "description": "d"}
     )
-    body = problem(response, 422, "unknown-category")
+    body = assert_problem(response, 422, "unknown-category")
     assert body["allowed"] == DEFAULT_KEYS
     assert body["errors"][0]["field"] == "body.category"
     assert "observability_gap" in body["detail"]
@@ -92,7 +92,7 @@ async def test_removing_a_factor_leaves_the_action_item_addressing_nothing(clien
     removed = await client.delete(f"{factors_url(incident)}/{factor['id']}")
     assert removed.status_code == 204
     again = await client.delete(f"{factors_url(incident)}/{factor['id']}")
-    problem(again, 404, "not-found")
+    assert_problem(again, 404, "not-found")
     after = (await client.get(f"/api/v1/action-items/{item['id']}")).json()
     assert after["addresses"] is None
     summaries = [e["summary"] for e in await timeline(client, incident, kind="contributing_factor")]
@@ -107,7 +107,7 @@ async def test_a_factor_of_another_incident_is_not_found_here(client):
     factor = (
         await client.post(factors_url(one), json={"category": "process", "description": "d"})
     ).json()
-    problem(await client.get(f"{factors_url(other)}/{factor['id']}"), 404, "not-found")
+    assert_problem(await client.get(f"{factors_url(other)}/{factor['id']}"), 404, "not-found")
 
 
 async def test_an_action_item_may_only_address_a_factor_that_exists(client):
@@ -116,7 +116,7 @@ async def test_an_action_item_may_only_address_a_factor_that_exists(client):
         f"/api/v1/incidents/{incident['id']}/action-items",
         json={"title": "t", "addresses": "00000000-0000-4000-8000-000000000000"},
     )
-    body = problem(response, 422, "validation-error")
+    body = assert_problem(response, 422, "validation-error")
     assert body["errors"][0]["field"] == "body.addresses"
 
 

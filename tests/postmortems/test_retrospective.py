@@ -13,12 +13,6 @@ from tests.postmortems.markdown_reader import read
 MARKDOWN = {"Accept": "text/markdown"}
 
 
-def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    body = assert_problem(response, status)
-    assert body["type"] == f"urn:muster:problem:{code}"
-    return body
-
-
 async def incident_with_a_record(client: httpx.AsyncClient, clock) -> dict[str, Any]:
     incident = await make_incident(
         client, title="Checkout 502s", summary="Errors after v2.4.0.", services=["checkout"]
@@ -89,12 +83,12 @@ async def test_two_editors_one_loses_with_412_and_nobody_writes_blind(client, cl
     assert alice.status_code == 200, alice.text
     assert alice.headers["etag"] != tag
     bob = await put(client, incident, tag, what_went_wrong="- Bob's take.")
-    problem(bob, 412, "precondition-failed")
+    assert_problem(bob, 412, "precondition-failed")
     assert bob.json()["current_etag"] == alice.headers["etag"]
     blind = await put(client, incident, None, notes="no If-Match")
-    problem(blind, 428, "precondition-required")
+    assert_problem(blind, 428, "precondition-required")
     garbled = await put(client, incident, "not-a-tag", notes="x")
-    problem(garbled, 400, "bad-request")
+    assert_problem(garbled, 400, "bad-request")
     after = (await client.get(url(incident))).json()["retrospective"]
     assert after["what_went_wrong"] == "- No pool saturation alert."
     assert after["notes"] is None
@@ -105,7 +99,7 @@ async def test_review_publish_then_revise_keeps_the_published_revision(client, d
     incident = await incident_with_a_record(client, clock)
     draft = await put(client, incident, None, notes="First take.")
     early = await client.post(url(incident, "/publish"))
-    problem(early, 409, "invalid-retrospective-transition")
+    assert_problem(early, 409, "invalid-retrospective-transition")
 
     review = await client.post(
         url(incident, "/review"), headers={"If-Match": draft.headers["etag"]}
@@ -115,13 +109,13 @@ async def test_review_publish_then_revise_keeps_the_published_revision(client, d
     stale = await client.post(
         url(incident, "/publish"), headers={"If-Match": draft.headers["etag"]}
     )
-    problem(stale, 412, "precondition-failed")
+    assert_problem(stale, 412, "precondition-failed")
     clock.advance(minutes=5)
     published = await client.post(url(incident, "/publish"))
     assert published.status_code == 200, published.text
     assert (published.json()["state"], published.json()["published_revisions"]) == ("published", 1)
     again = await client.post(url(incident, "/publish"))
-    problem(again, 409, "invalid-retrospective-transition")
+    assert_problem(again, 409, "invalid-retrospective-transition")
 
     (event,) = await events(database, "postmortem.published")
     assert event["incident"]["reference"] == "INC-1"
@@ -170,8 +164,8 @@ async def test_a_write_that_changes_nothing_keeps_the_version(client, clock):
 
 async def test_review_before_anything_is_written_is_404(client, clock):
     incident = await incident_with_a_record(client, clock)
-    problem(await client.post(url(incident, "/review")), 404, "retrospective-not-found")
-    problem(await put(client, incident, '"abc.1"', notes="x"), 412, "precondition-failed")
+    assert_problem(await client.post(url(incident, "/review")), 404, "retrospective-not-found")
+    assert_problem(await put(client, incident, '"abc.1"', notes="x"), 412, "precondition-failed")
 
 
 async def test_the_markdown_merges_what_people_wrote_with_the_record(client, clock):

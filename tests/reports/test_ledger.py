@@ -6,9 +6,9 @@ from typing import Any
 
 import httpx
 
+from tests.core.test_errors import assert_problem
 from tests.factories import join, make_incident, move
 from tests.postmortems.helpers import add_item, patch_item
-from tests.postmortems.test_retrospective import problem
 from tests.rollbacks.helpers import decide, execute, propose
 
 URL = "/api/v1/reports/contributing-factors"
@@ -183,11 +183,11 @@ async def test_an_empty_window_lists_every_category_with_nothing(client):
 
 
 async def test_a_backwards_or_too_long_window_is_refused(client):
-    problem(
+    assert_problem(
         await client.get(URL, params={"from": WINDOW["to"], "to": WINDOW["from"]}),
         422,
         "validation-error",
     )
     start = datetime(2024, 1, 1, tzinfo=UTC)
     too_long = {"from": start.isoformat(), "to": (start + timedelta(days=401)).isoformat()}
-    problem(await client.get(URL, params=too_long), 422, "validation-error")
+    assert_problem(await client.get(URL, params=too_long), 422, "validation-error")
