@@ -80,8 +80,11 @@ class Deploy(SQLModel, table=True):
     )
     # The release gate, checked when the deploy arrived: the prevention measures that had
     # not reached its service then (`MissingMeasure` each). Kept as they were.
+    # No default in Python: rows written without it (older code, migration tests) get the
+    # database's `false`.
     unprotected: bool = Field(
-        default=False, sa_type=Boolean, sa_column_kwargs={"server_default": false()}
+        default=False,
+        sa_column=Column(Boolean, server_default=false(), nullable=False),
     )
     missing_measures: list[dict[str, Any]] | None = Field(default=None, sa_type=JSONType)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
