@@ -55,6 +55,7 @@ from app.postmortems.router import router as postmortems_router
 from app.reports.router import router as reports_router
 from app.retrospectives.router import router as retrospectives_router
 from app.rollbacks.router import router as rollbacks_router
+from app.status_updates.router import router as updates_router
 from app.timeline.router import router as timeline_router
 
 log = logging.getLogger("muster")
@@ -79,6 +80,7 @@ _SECTIONS = {
     "incidents": "Open, find, update and move incidents through their states",
     "participants": "Who joined an incident, in which role",
     "timeline": "Everything done and seen, in order",
+    "updates": "Updates for people outside the response, on a cadence per severity",
     "checklist": "The incident's response checklist",
     "rollback-reviews": "Rollbacks proposed and approved by a second person",
     "alerts": "Alertmanager alerts attached to an incident",
@@ -186,6 +188,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         timeline_router,
         checklists_router,
         rollbacks_router,
+        updates_router,
         alerts_router,
         incident_action_items_router,
         action_items_router,

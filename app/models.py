@@ -3,7 +3,7 @@
 from sqlmodel import SQLModel
 
 from app.action_items.models import ActionItem, ActionItemRollout
-from app.alerts.models import Alert, AlertNotification
+from app.alerts.models import Alert, AlertNotification, MergedAlertGroup
 from app.audit.models import AuditEvent
 from app.auth.models import ApiKey
 from app.catalog.models import IncidentLink, Service
@@ -13,12 +13,13 @@ from app.core.events import OutboxEvent
 from app.core.idempotency import IdempotencyRecord
 from app.core.timers import Timer
 from app.deploys.models import Deploy
-from app.incidents.models import Counter, Incident
+from app.incidents.models import Counter, Incident, IncidentRelation
 from app.integrations.models import InboundDelivery
 from app.notifications.models import Delivery, Subscription
 from app.participants.models import Participant
 from app.retrospectives.models import Retrospective, RetrospectiveRevision
 from app.rollbacks.models import RollbackReview
+from app.status_updates.models import StatusUpdate
 from app.timeline.models import TimelineEntry, TimelineRevision
 
 metadata = SQLModel.metadata
@@ -39,12 +40,15 @@ __all__ = [
     "InboundDelivery",
     "Incident",
     "IncidentLink",
+    "IncidentRelation",
+    "MergedAlertGroup",
     "OutboxEvent",
     "Participant",
     "Retrospective",
     "RetrospectiveRevision",
     "RollbackReview",
     "Service",
+    "StatusUpdate",
     "Subscription",
     "TimelineEntry",
     "TimelineRevision",

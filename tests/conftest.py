@@ -93,6 +93,9 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "stream_heartbeat_seconds": 0.2,
         # Test receivers listen on loopback, closed to subscriptions by default.
         "notify_allowed_networks": ["127.0.0.0/8"],
+        # No update cadence: tests that move the clock by hours would have reminders
+        # fire behind them. The cadence's own tests set one (tests/status_updates).
+        "update_cadence": {},
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

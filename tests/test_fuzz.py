@@ -126,7 +126,8 @@ def _call(application: FastAPI, method: str, path: str, body: Any, **path_parame
 
 
 def _seed(application: FastAPI) -> dict[str, list[str]]:
-    """An incident with a participant, a note and a rollback review; a deploy, a key."""
+    """An incident with a participant, a note, a rollback review, an update and a relation
+    to a second incident; a deploy, a key."""
     incident = _call(
         application, "POST", "/api/v1/incidents", {"title": "Fuzzed", "services": ["checkout"]}
     )
@@ -158,6 +159,21 @@ def _seed(application: FastAPI) -> dict[str, list[str]]:
         },
         incident_id=ref,
     )
+    other = _call(application, "POST", "/api/v1/incidents", {"title": "Related"})
+    _call(
+        application,
+        "POST",
+        "/api/v1/incidents/{incident_id}/relations",
+        {"incident": other["reference"], "kind": "caused_by"},
+        incident_id=ref,
+    )
+    _call(
+        application,
+        "POST",
+        "/api/v1/incidents/{incident_id}/updates",
+        {"message": "Investigating", "audience": "internal"},
+        incident_id=ref,
+    )
     deploy = _call(
         application,
         "POST",
@@ -169,6 +185,7 @@ def _seed(application: FastAPI) -> dict[str, list[str]]:
     )
     return {
         "incident_id": [ref, incident["id"]],
+        "other_id": [other["reference"]],
         "participant_id": [participant["id"]],
         "entry_id": [entry["id"]],
         "review_id": [review["id"]],

@@ -51,3 +51,14 @@ class AlertNotification(SQLModel, table=True):
     status: str = Field(max_length=16)
     alert_count: int
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class MergedAlertGroup(SQLModel, table=True):
+    """An Alertmanager group whose incident was merged into another: the group's next
+    notifications land on that survivor while it is open."""
+
+    __tablename__ = "merged_alert_groups"
+
+    alert_group: str = Field(primary_key=True, max_length=64)
+    incident_id: uuid.UUID = Field(foreign_key="incidents.id", ondelete="CASCADE", index=True)
+    merged_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -5,7 +5,8 @@ How a notification turns into incidents is the story of `app.flows.alerts`.
 Rules, per notification (one transaction):
 - an identical notification (retry, HA twin, repeat) is recorded once and changes nothing;
 - a firing alert already on an open incident updates it;
-- other alerts of a group with an open incident join that incident;
+- other alerts of a group with an open incident join that incident (a group whose
+  incident was merged has the open survivor as its incident);
 - otherwise a new incident opens, linked to the group's previous incident if any;
 - resolved alerts are marked and put on the timeline; when every alert of an incident
   Alertmanager opened is resolved, the incident moves to `mitigated`.
@@ -21,11 +22,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache, cached_property
 
-from sqlalchemy import Select, bindparam, func, union_all
+from sqlalchemy import Select, bindparam, delete, func, insert, union_all
+from sqlalchemy import update as update_rows
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.alerts.models import Alert, AlertNotification, AlertStatus
+from app.alerts.models import Alert, AlertNotification, AlertStatus, MergedAlertGroup
 from app.core.clock import utcnow
 from app.core.db import add_row, table_of
 from app.core.pagination import PageParams, Rows, paginate
@@ -160,20 +162,25 @@ def incident_fields(
 
 
 @cache
-def open_touched(backend: Backend) -> Select[Incident, Alert]:
+def open_touched(backend: Backend) -> Select[Incident, Alert, uuid.UUID | None]:
     """In one round trip, the open incidents a notification touches, locked: those
-    holding alerts of its fingerprints, each with those alerts, and its group's own
-    (with none of them, its alert is NULL). Two indexed look-ups pick the incidents.
+    holding alerts of its fingerprints, each with those alerts, its group's own (with
+    none of them, its alert is NULL) and the incident its group was merged into, also
+    named on every row (`routed_to`). Indexed look-ups pick the incidents.
     Built once; `fingerprints` and `group` are bound at execution.
     """
+    routed = select(col(MergedAlertGroup.incident_id)).where(
+        col(MergedAlertGroup.alert_group) == bindparam("group")
+    )
     ids = union_all(
         select(col(Alert.incident_id)).where(
             in_bound(col(Alert.fingerprint), "fingerprints", backend)
         ),
         select(col(Incident.id)).where(col(Incident.alert_group) == bindparam("group")),
+        routed,
     )
     return (
-        select(Incident, Alert)
+        select(Incident, Alert, routed.scalar_subquery().label("routed_to"))
         .outerjoin(
             Alert,
             (col(Alert.incident_id) == col(Incident.id))
@@ -219,6 +226,34 @@ def update(alert: Alert, incoming: IncomingAlert) -> AlertStatus:
     alert.last_received_at, alert.received_count = utcnow(), alert.received_count + 1
     alert.starts_at, alert.ends_at = incoming.starts_at, incoming.ends_at
     return was
+
+
+async def move_alerts(session: AsyncSession, merged: Incident, into: Incident) -> int:
+    """Move the alerts of `merged` to `into`, and route its group there (with any group
+    routed to `merged` before): that group's next notifications land on `into`.
+
+    An alert `into` already holds (same fingerprint) stays where it was.
+    """
+    held = select(col(Alert.fingerprint)).where(col(Alert.incident_id) == into.id)
+    moved = await session.execute(
+        update_rows(Alert)
+        .where(col(Alert.incident_id) == merged.id, col(Alert.fingerprint).not_in(held))
+        .values(incident_id=into.id)
+    )
+    await session.execute(
+        update_rows(MergedAlertGroup)
+        .where(col(MergedAlertGroup.incident_id) == merged.id)
+        .values(incident_id=into.id)
+    )
+    if merged.alert_group is not None:
+        group = col(MergedAlertGroup.alert_group)
+        await session.execute(delete(MergedAlertGroup).where(group == merged.alert_group))
+        await session.execute(
+            insert(MergedAlertGroup).values(
+                alert_group=merged.alert_group, incident_id=into.id, merged_at=utcnow()
+            )
+        )
+    return int(moved.rowcount)  # type: ignore[attr-defined]
 
 
 async def firing_count(session: AsyncSession, incident: Incident) -> int:

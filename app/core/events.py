@@ -38,6 +38,9 @@ class EventType(StrEnum):
     ACTION_ITEM_OVERDUE = "action_item.overdue"
     DEPLOY_UNPROTECTED = "deploy.unprotected"
     POSTMORTEM_PUBLISHED = "postmortem.published"
+    INCIDENT_MERGED = "incident.merged"
+    STATUS_UPDATE_PUBLISHED = "status_update.published"
+    INCIDENT_UPDATE_DUE = "incident.update_due"
 
 
 class OutboxEvent(SQLModel, table=True):

@@ -114,6 +114,9 @@ class Settings(BaseSettings):
     # Timers (app/core/timers.py) run beside the dispatcher; another replica's are seen
     # at the next poll, so they fire within about this long of their due time.
     timer_poll_seconds: float = Field(default=0.5, gt=0, le=60)
+    # Minutes between stakeholder updates per severity (JSON); a severity left out has no
+    # cadence. An open incident whose last update is older gets `update_due`.
+    update_cadence: dict[str, float] = Field(default_factory=lambda: {"sev1": 30.0, "sev2": 60.0})
 
     # SSO (app/core/oidc.py): tokens of this issuer for this audience are accepted.
     oidc_issuer: str | None = None
@@ -195,6 +198,17 @@ class Settings(BaseSettings):
         if wrong:
             raise ValueError(f"severities must be one of {', '.join(SEVERITIES)}; got {wrong}")
         return {k.lower(): v for k, v in value.items()}
+
+    @field_validator("update_cadence")
+    @classmethod
+    def _cadence(cls, value: dict[str, float]) -> dict[str, float]:
+        wrong = {k: v for k, v in value.items() if k not in SEVERITIES or not 0 < v <= 10_080}
+        if wrong:
+            raise ValueError(
+                f"update cadence: severities {', '.join(SEVERITIES)}, minutes above 0 and at "
+                f"most a week; got {wrong}"
+            )
+        return value
 
     @field_validator("github_deploy_workflows", mode="before")
     @classmethod

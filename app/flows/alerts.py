@@ -3,7 +3,8 @@
 Rules, per notification:
 - an identical notification (retry, HA twin, repeat) is recorded once and changes nothing;
 - a firing alert already on an open incident updates it;
-- other alerts of a group with an open incident join that incident;
+- other alerts of a group with an open incident join that incident (a group whose
+  incident was merged has the open survivor as its incident);
 - otherwise a new incident opens (`flows.incidents.open_incident`), linked to the
   group's previous incident if any;
 - resolved alerts are marked and put on the timeline; when every alert of an incident
@@ -52,12 +53,17 @@ class _Ingest:
         touched = alert_rules.open_touched(backend_of(self.session))
         found = await self.session.execute(touched, {"fingerprints": fingerprints, "group": group})
         known: dict[str, tuple[Alert, Incident]] = {}
-        group_incident = None
-        for incident, alert in found.all():
+        group_incident = routed_incident = None
+        for incident, alert, routed_to in found.all():
             if alert is not None:
                 known[alert.fingerprint] = (alert, incident)
             if incident.alert_group == group:
                 group_incident = incident
+            elif incident.id == routed_to:
+                routed_incident = incident
+        # A group whose incident was merged lands on the survivor, unless the group has
+        # opened an incident of its own since.
+        group_incident = group_incident or routed_incident
         new = [a for a in notification.alerts if a.fingerprint not in known]
         firing_new = [a for a in new if a.status == AlertStatus.FIRING]
         if firing_new and group_incident is None:
@@ -102,6 +108,7 @@ class _Ingest:
             template=self.template,
             actor=ACTOR,
             lookback_days=None,  # linked below, once the alerts are attached
+            update_cadence=self.settings.update_cadence,
             source=SOURCE,
             alert_group=group,
             recurrence_of=self.repeats if self.repeats and self.repeats.previous else None,

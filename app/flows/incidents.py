@@ -1,5 +1,7 @@
 """Opening an incident and changing it, from every entry point (REST, Alertmanager)."""
 
+from collections.abc import Mapping
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.catalog import service as catalog_service
@@ -8,6 +10,7 @@ from app.checklists import service as checklist_service
 from app.checklists.template import ChecklistTemplate
 from app.core.actors import Via
 from app.flows import participants as participant_flows
+from app.flows import updates as update_flows
 from app.incidents import recurrence
 from app.incidents import service as incident_service
 from app.incidents.models import Incident
@@ -21,11 +24,13 @@ async def open_incident(
     template: ChecklistTemplate,
     actor: str,
     lookback_days: int | None,
+    update_cadence: Mapping[str, float],
     source: str = "api",
     alert_group: str | None = None,
     recurrence_of: recurrence.Match | None = None,
 ) -> Incident:
-    """Open an incident with its checklist; its `incident.created` event pages SRE.
+    """Open an incident with its checklist and its update cadence (`update_cadence`:
+    minutes per severity); its `incident.created` event pages SRE.
 
     Its services' catalog entries bring their runbooks and links onto the incident,
     and their extra checklist items onto its checklist; services not in the catalog
@@ -48,6 +53,7 @@ async def open_incident(
     note_services(session, incident.services)
     checklist_service.create_checklist(session, incident, template.extended(catalog.checklist))
     catalog_service.add_links(session, incident, catalog.links)
+    await update_flows.arm(session, incident, update_cadence)
     if lookback_days is not None:
         await recurrence.link_recurrence(
             session, incident, lookback_days=lookback_days, actor=actor

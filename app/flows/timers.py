@@ -8,6 +8,7 @@ in the transaction that marks the timer fired (see ARCHITECTURE.md, "Timers").
 
 from app.action_items.service import OVERDUE_TIMER
 from app.core.timers import Handlers
+from app.flows import updates
 from app.flows.action_items import on_overdue
 
-HANDLERS: Handlers = {OVERDUE_TIMER: on_overdue}
+HANDLERS: Handlers = {OVERDUE_TIMER: on_overdue, updates.KIND: updates.on_update_due}

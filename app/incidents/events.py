@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.core.events import DomainEvent, EventType
 from app.incidents.models import Incident
-from app.incidents.schemas import IncidentOut, IncidentRef
+from app.incidents.schemas import IncidentOut, IncidentRef, MergeMoved
 from app.incidents.state import Status
 
 
@@ -70,3 +70,13 @@ class IncidentStatusChanged(_IncidentEvent):
     @classmethod
     def of(cls, incident: Incident, previous: Status, target: Status) -> "IncidentStatusChanged":
         return cls(incident=IncidentOut.of(incident), from_=previous, to=target)
+
+
+class IncidentMerged(_IncidentEvent):
+    """An incident was merged into another: `incident` is the merged one (status
+    `merged`), `into` the survivor that now holds its alerts, people and timeline."""
+
+    type: ClassVar[EventType] = EventType.INCIDENT_MERGED
+
+    into: IncidentRef
+    moved: MergeMoved

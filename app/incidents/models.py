@@ -1,7 +1,18 @@
 import uuid
 from datetime import datetime
+from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import FetchedValue, Index, String, Text, UnaryExpression, bindparam, text
+from sqlalchemy import (
+    FetchedValue,
+    Index,
+    String,
+    Text,
+    UnaryExpression,
+    UniqueConstraint,
+    bindparam,
+    text,
+)
 from sqlmodel import Field, SQLModel, col, select
 
 from app.core.clock import utcnow
@@ -98,12 +109,46 @@ class Incident(SQLModel, table=True):
     declined_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     decline_reason: DeclineReason | None = Field(default=None, sa_type=String(16))
     decline_note: str | None = Field(default=None, sa_type=Text)
+    merged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    merged_into: uuid.UUID | None = Field(default=None, foreign_key="incidents.id")
 
     __mapper_args__ = {"eager_defaults": True}
 
     @property
     def reference(self) -> str:
         return reference_of(self.number)
+
+
+class RelationKind(StrEnum):
+    """How one incident stands to another, read from the first: "A causes B"."""
+
+    RELATED = "related"
+    CAUSED_BY = "caused_by"
+    CAUSES = "causes"
+
+    @property
+    def mirrored(self) -> "RelationKind":
+        """The same relation read from the other incident."""
+        return {
+            RelationKind.CAUSED_BY: RelationKind.CAUSES,
+            RelationKind.CAUSES: RelationKind.CAUSED_BY,
+        }.get(self, self)
+
+
+class IncidentRelation(SQLModel, table=True):
+    """One side of a relation between two incidents: each relation is two rows, one
+    read from each incident, written and deleted together. One relation per pair."""
+
+    __tablename__ = "incident_relations"
+    __table_args__ = (UniqueConstraint("incident_id", "other_id"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    incident_id: uuid.UUID = Field(foreign_key="incidents.id", ondelete="CASCADE")
+    other_id: uuid.UUID = Field(foreign_key="incidents.id", ondelete="CASCADE", index=True)
+    kind: RelationKind = Field(sa_type=String(16))
+    created_by: str = Field(max_length=100)
+    created_via: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 # An incident by the key it is named by (see `incidents.lookup.key_of`), the value

@@ -46,7 +46,7 @@ from app.core.sql import Backend, backend_of, in_bound, json_list_has_any
 from app.incidents import service as incident_service
 from app.incidents.events import IncidentUpdated
 from app.incidents.models import Incident, newest_match_first, reference_of
-from app.incidents.state import OPEN, Status
+from app.incidents.state import NOT_MEASURED, OPEN
 from app.timeline import service as timeline_service
 from app.timeline.models import EntryKind
 
@@ -149,8 +149,9 @@ def _lookups(
     look-back), `names` and `services` (same alert name on a shared service),
     `fingerprints` (same alert); `group` and `firing` for the `previous` look-ups.
     """
-    declined = col(Incident.status) == Status.DECLINED  # a false alarm repeats nothing
-    earlier = (col(Incident.started_at) >= bindparam("since", type_=UTCDateTime())) & ~declined
+    # A false alarm repeats nothing; a merged incident is repeated as its survivor.
+    not_measured = col(Incident.status).in_(NOT_MEASURED)
+    earlier = (col(Incident.started_at) >= bindparam("since", type_=UTCDateTime())) & ~not_measured
     if bounded:
         earlier &= col(Incident.number) < bindparam("number")
     candidate = (col(Incident.id), col(Incident.number), col(Incident.services))
@@ -158,7 +159,7 @@ def _lookups(
     no_fingerprint = cast(null(), String).label("fingerprint")
     lookups = []
     if previous:
-        ended = col(Incident.status).not_in([*OPEN, Status.DECLINED])
+        ended = col(Incident.status).not_in([*OPEN, *NOT_MEASURED])
         lookups += [
             select(*candidate, no_name, no_fingerprint, true().label("previous")).where(
                 ended, col(Incident.alert_group) == bindparam("group")

@@ -22,18 +22,30 @@ from app.core.idempotency import IdempotencyDep, IdempotencyKeyReused
 from app.core.pagination import Page, PageDep
 from app.core.security import AuthenticatedRoute, ReadIncidents
 from app.flows import incidents as incident_flows
-from app.incidents import service
-from app.incidents.deps import CurrentIncident, LockedIncident, TemplateDep
+from app.flows import merges
+from app.incidents import relations, service
+from app.incidents.deps import (
+    CurrentIncident,
+    IncidentId,
+    LockedIncident,
+    TemplateDep,
+    WritableIncident,
+)
 from app.incidents.lookup import IncidentNotFound
 from app.incidents.models import Incident
+from app.incidents.relations import AlreadyRelated, RelationNotFound
 from app.incidents.schemas import (
     UPDATE_EXAMPLES,
     IncidentCreate,
     IncidentOut,
     IncidentUpdate,
+    MergeOut,
+    MergeRequest,
+    RelationCreate,
+    RelationOut,
     incident_json,
 )
-from app.incidents.service import IncidentFilters, InvalidTransition
+from app.incidents.service import IncidentFilters, InvalidTransition, MergeTargetFinal, SameIncident
 from app.incidents.state import Severity, Status
 
 router = APIRouter(
@@ -73,6 +85,7 @@ async def create_incident(
         template=template,
         actor=actor.handle,
         lookback_days=settings.recurrence_lookback_days,
+        update_cadence=settings.update_cadence,
     )
     return await idempotency.respond(
         IncidentOut.of(incident), status_code=201, headers=_headers(incident)
@@ -162,3 +175,56 @@ async def update_incident(
     return JSONResponse(
         IncidentOut.of(incident).model_dump(mode="json"), headers={"ETag": etag(incident)}
     )
+
+
+@router.post(
+    "/{incident_id}/merge",
+    response_model=MergeOut,
+    responses=responses(
+        IncidentNotFound, InvalidTransition, MergeTargetFinal, SameIncident, UnsupportedMediaType
+    ),
+)
+async def merge_incident(
+    body: MergeRequest, session: SessionDep, incident: WritableIncident, actor: IncidentActor
+) -> MergeOut:
+    """Merge this incident into another: its alerts (and their group), people, timeline
+    and causing deploy move there, and it ends `merged`."""
+    return await merges.merge(session, incident, body.into, actor=actor.handle, via=actor.via)
+
+
+@router.post(
+    "/{incident_id}/relations",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RelationOut,
+    responses=responses(IncidentNotFound, AlreadyRelated, SameIncident, UnsupportedMediaType),
+)
+async def relate_incident(
+    body: RelationCreate, session: SessionDep, incident: WritableIncident, actor: IncidentActor
+) -> RelationOut:
+    """Relate this incident to another: `related`, `causes` or `caused_by` (read from this one)."""
+    return await relations.relate(session, incident, body, actor=actor.handle, via=actor.via)
+
+
+@router.get(
+    "/{incident_id}/relations",
+    response_model=list[RelationOut],
+    responses=responses(IncidentNotFound),
+)
+async def list_relations(
+    session: SessionDep, incident: CurrentIncident, _: ReadIncidents
+) -> list[RelationOut]:
+    """The incidents this one is related to, as this one reads each relation."""
+    return await relations.list_relations(session, incident)
+
+
+@router.delete(
+    "/{incident_id}/relations/{other_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=responses(IncidentNotFound, RelationNotFound),
+)
+async def unrelate_incident(
+    other_id: IncidentId, session: SessionDep, incident: WritableIncident, actor: IncidentActor
+) -> Response:
+    """Remove the relation to another incident; both timelines keep a record of it."""
+    await relations.unrelate(session, incident, other_id, actor=actor.handle, via=actor.via)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -11,7 +11,7 @@ from app.core.clock import AwareUTC
 from app.core.handles import Handle
 from app.core.patch import Patch
 from app.core.text import NOT_BLANK
-from app.incidents.models import Incident, reference_of
+from app.incidents.models import Incident, RelationKind, reference_of
 from app.incidents.state import DeclineReason, Severity, Status, allowed_moves
 
 Title = Annotated[str, Field(min_length=1, max_length=300), NOT_BLANK]
@@ -133,6 +133,10 @@ class IncidentOut(BaseModel):
     declined_at: datetime | None
     decline_reason: DeclineReason | None = Field(description="Set when `status` is `declined`")
     decline_note: str | None
+    merged_at: datetime | None
+    merged_into: uuid.UUID | None = Field(
+        description="Set when `status` is `merged`: the incident this one was merged into"
+    )
 
     @computed_field(examples=["INC-42"])  # type: ignore[prop-decorator]
     @property
@@ -174,6 +178,57 @@ class IncidentRef(BaseModel):
             severity=Severity(incident.severity),
             status=Status(incident.status),
         )
+
+
+IncidentName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=64),
+    Field(description="The other incident's UUID or reference (`INC-42`)", examples=["INC-42"]),
+]
+
+
+class MergeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"into": "INC-40"}})
+
+    into: IncidentName
+
+
+class MergeMoved(BaseModel):
+    """What a merge moved into the surviving incident."""
+
+    alerts: int = Field(description="Alerts moved (their group now lands on the survivor)")
+    participants: int = Field(description="People joined to the survivor")
+    timeline_entries: int = Field(description="Entries copied, with their original times")
+    cause: bool = Field(description="Whether the causing deploy was carried over")
+
+
+class MergeOut(BaseModel):
+    """The merged incident (now `merged`) and the survivor it was merged into."""
+
+    incident: IncidentOut
+    into: IncidentOut
+    moved: MergeMoved
+
+
+class RelationCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"example": {"incident": "INC-40", "kind": "caused_by"}},
+    )
+
+    incident: IncidentName
+    kind: RelationKind = Field(
+        description="Read from this incident: `caused_by` INC-40 means INC-40 `causes` it"
+    )
+
+
+class RelationOut(BaseModel):
+    """A relation as this incident reads it (the other incident reads it mirrored)."""
+
+    incident: IncidentRef = Field(description="The other incident")
+    kind: RelationKind
+    created_by: str
+    created_at: datetime
 
 
 # The columns IncidentOut is made of: list reads select only these.

@@ -16,6 +16,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from app.core.actors import Via
 from app.core.clock import utcnow
 from app.core.db import table_of
 from app.core.errors import Conflict, FieldProblem, InvalidInput
@@ -33,16 +34,26 @@ from app.core.sql import (
 )
 from app.deploys import service as deploys_service
 from app.deploys.models import Deploy
-from app.incidents.events import IncidentCreated, IncidentStatusChanged, IncidentUpdated
+from app.incidents import lookup
+from app.incidents.events import (
+    IncidentCreated,
+    IncidentMerged,
+    IncidentStatusChanged,
+    IncidentUpdated,
+)
 from app.incidents.models import Counter, Incident
 from app.incidents.schemas import (
     LABEL_KEY_MAX,
     LABEL_VALUE_MAX,
     OUT_COLUMNS,
     IncidentCreate,
+    IncidentOut,
+    IncidentRef,
     IncidentUpdate,
+    MergeMoved,
 )
 from app.incidents.state import (
+    FINAL,
     OPEN,
     STAMPS,
     DeclineReason,
@@ -59,6 +70,14 @@ CLOCK_SKEW_SECONDS = 120
 
 class InvalidTransition(Conflict):
     code, title = "invalid-transition", "Status change not allowed"
+
+
+class SameIncident(Conflict):
+    code, title = "same-incident", "An incident cannot be merged into or related to itself"
+
+
+class MergeTargetFinal(Conflict):
+    code, title = "merge-target-final", "Cannot merge into a closed, declined or merged incident"
 
 
 @dataclass(frozen=True)
@@ -431,3 +450,89 @@ async def set_commander(session: AsyncSession, incident: Incident, handle: str |
     touch(incident)
     await session.flush()
     emit(session, IncidentUpdated.of(incident, change))
+
+
+async def named_incident_id(session: AsyncSession, ident: str, *, field: str) -> uuid.UUID:
+    """The id of the incident a body field names: an unknown one is bad input (422)."""
+    try:
+        return await lookup.get_incident_id(session, ident)
+    except lookup.IncidentNotFound as missing:
+        raise InvalidInput(
+            str(missing),
+            errors=[FieldProblem(field=field, message="unknown incident", type="not_found")],
+        ) from None
+
+
+async def lock_pair(
+    session: AsyncSession, incident: Incident, other_ident: str, *, field: str
+) -> tuple[Incident, Incident]:
+    """`incident` and the one `other_ident` (the body's `field`) names, both locked,
+    fresh from the database.
+
+    The rows are locked in id order, whichever of the two the request names first, so
+    two requests on the same pair (a merge each way, say) queue instead of deadlocking.
+    """
+    other_id = await named_incident_id(session, other_ident, field=field)
+    if other_id == incident.id:
+        raise SameIncident(f"{incident.reference} is the incident itself")
+    locked = await session.scalars(
+        select(Incident)
+        .where(col(Incident.id).in_([incident.id, other_id]))
+        .order_by(col(Incident.id))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    by_id = {row.id: row for row in locked}
+    return by_id[incident.id], by_id[other_id]
+
+
+def check_merge(incident: Incident, into: Incident) -> None:
+    """A merge moves `incident` to `merged`: it must not be final, nor may `into` be."""
+    if Status(into.status) in FINAL:
+        raise MergeTargetFinal(
+            f"{into.reference} is {into.status}: merge into an incident that is still going",
+            extra={"into_status": into.status},
+        )
+    if Status(incident.status) in FINAL:
+        raise InvalidTransition(
+            f"{incident.reference} is {incident.status}, which is final",
+            extra={"current": incident.status, "allowed": []},
+        )
+
+
+async def mark_merged(
+    session: AsyncSession,
+    incident: Incident,
+    into: Incident,
+    moved: MergeMoved,
+    *,
+    actor: str,
+    via: Via | None,
+) -> None:
+    """Record the merge on both incidents: `incident` ends `merged`, naming `into`."""
+    previous = Status(incident.status)
+    incident.status, incident.merged_into = Status.MERGED, into.id
+    incident.merged_at = utcnow()
+    touch(incident)
+    touch(into)
+    await session.flush()
+    data = {"from": previous, "to": Status.MERGED, "into": str(into.id)}
+    summary = f"Status {previous} → merged into {into.reference}"
+    timeline_service.record(
+        session, incident, EntryKind.STATUS_CHANGED, summary, author=actor, via=via, data=data
+    )
+    counts = moved.model_dump()
+    timeline_service.record(
+        session,
+        into,
+        EntryKind.MERGED,
+        f"{incident.reference} merged into this incident: {incident.title}",
+        author=actor,
+        via=via,
+        data={"merged": str(incident.id), "reference": incident.reference} | counts,
+    )
+    emit(session, IncidentStatusChanged.of(incident, previous, Status.MERGED))
+    emit(
+        session,
+        IncidentMerged(incident=IncidentOut.of(incident), into=IncidentRef.of(into), moved=moved),
+    )

@@ -3,7 +3,9 @@
 triggered → acknowledged → investigating → mitigated → resolved → closed.
 Forward moves may skip steps; `mitigated` and `resolved` may reopen to
 `investigating`. `triggered`, `acknowledged` and `investigating` may also be
-`declined` (a false alarm, with a reason). `closed` and `declined` are final.
+`declined` (a false alarm, with a reason). Any status but a final one may be
+`merged` into another incident, by `POST /incidents/{id}/merge` only (not by a
+PATCH). `closed`, `declined` and `merged` are final.
 """
 
 from enum import StrEnum
@@ -17,6 +19,7 @@ class Status(StrEnum):
     RESOLVED = "resolved"
     CLOSED = "closed"
     DECLINED = "declined"
+    MERGED = "merged"
 
 
 class Severity(StrEnum):
@@ -35,12 +38,19 @@ class DeclineReason(StrEnum):
     TEST = "test"
 
 
-ORDER: list[Status] = [s for s in Status if s != Status.DECLINED]  # the forward path
+ORDER: list[Status] = [
+    s for s in Status if s not in {Status.DECLINED, Status.MERGED}
+]  # the forward path
 OPEN = frozenset({Status.TRIGGERED, Status.ACKNOWLEDGED, Status.INVESTIGATING, Status.MITIGATED})
 REOPENABLE = frozenset({Status.MITIGATED, Status.RESOLVED})
 DECLINABLE = frozenset({Status.TRIGGERED, Status.ACKNOWLEDGED, Status.INVESTIGATING})
+FINAL = frozenset({Status.CLOSED, Status.DECLINED, Status.MERGED})
+# Not incidents of their own: a false alarm, or one folded into another. Reports never
+# time them and recurrence never matches them.
+NOT_MEASURED = frozenset({Status.DECLINED, Status.MERGED})
 
-# The timestamp column each status stamps the first time it is reached.
+# The timestamp column each status stamps the first time a move reaches it (a merge
+# stamps `merged_at` itself).
 STAMPS = {
     Status.ACKNOWLEDGED: "acknowledged_at",
     Status.INVESTIGATING: "investigating_at",
@@ -52,7 +62,7 @@ STAMPS = {
 
 
 def allowed_moves(current: Status) -> list[Status]:
-    if current == Status.DECLINED:
+    if current in FINAL:
         return []
     later = ORDER[ORDER.index(current) + 1 :]
     if current in REOPENABLE:

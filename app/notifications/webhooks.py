@@ -18,7 +18,12 @@ from pydantic import BaseModel, Field, create_model
 from app.action_items.events import ActionItemOverdue, ActionItemUpdated
 from app.core.events import DomainEvent, EventType
 from app.deploys.events import DeployRecorded, DeployUnprotected
-from app.incidents.events import IncidentCreated, IncidentStatusChanged, IncidentUpdated
+from app.incidents.events import (
+    IncidentCreated,
+    IncidentMerged,
+    IncidentStatusChanged,
+    IncidentUpdated,
+)
 from app.participants.events import ParticipantJoined, ParticipantLeft
 from app.retrospectives.events import PostmortemPublished
 from app.rollbacks.events import (
@@ -26,6 +31,7 @@ from app.rollbacks.events import (
     RollbackReviewExecuted,
     RollbackReviewRequested,
 )
+from app.status_updates.events import IncidentUpdateDue, StatusUpdatePublished
 from app.timeline.events import TimelineEventAdded, TimelineEventDeleted, TimelineEventUpdated
 
 # Every event type's `data` model, in the catalogue's order; the docstring describes it.
@@ -46,6 +52,9 @@ EVENTS: tuple[type[DomainEvent], ...] = (
     ActionItemOverdue,
     DeployUnprotected,
     PostmortemPublished,
+    IncidentMerged,
+    StatusUpdatePublished,
+    IncidentUpdateDue,
 )
 if [event.type for event in EVENTS] != list(EventType):
     raise RuntimeError("EVENTS must hold one model per EventType, in its order")

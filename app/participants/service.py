@@ -119,6 +119,16 @@ async def join(
     return participant
 
 
+async def active_participants(session: AsyncSession, incident: Incident) -> list[Participant]:
+    """Who is on `incident` now, in the order they joined."""
+    found = await session.scalars(
+        select(Participant)
+        .where(col(Participant.incident_id) == incident.id, col(Participant.left_at).is_(None))
+        .order_by(col(Participant.joined_at), col(Participant.id))
+    )
+    return list(found.all())
+
+
 async def other_commanders(
     session: AsyncSession, incident: Incident, participant: Participant
 ) -> list[Participant]:

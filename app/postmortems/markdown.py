@@ -214,6 +214,17 @@ def _record(doc: PostmortemOut) -> list[str]:
         ("Time (UTC)", "Kind", "Who", "What"),
         ([when(e.occurred_at), e.kind, cell(e.author), cell(e.summary)] for e in doc.timeline),
     )
+    out += ["", "## Updates", ""]
+    if doc.updates:
+        out += table(
+            ("Time (UTC)", "For", "Who", "Message"),
+            (
+                [when(u.published_at), u.audience, cell(u.author), cell(u.message)]
+                for u in doc.updates
+            ),
+        )
+    else:
+        out.append("None published.")
     out += ["", "## Suspect deploys", ""]
     if doc.suspect_deploys:
         out += table(_DEPLOY_HEADERS, (_deploy(d) for d in doc.suspect_deploys))

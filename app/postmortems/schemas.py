@@ -15,6 +15,7 @@ from app.deploys.models import DeployKind, DeployStatus
 from app.incidents.state import Severity, Status
 from app.participants.models import Role
 from app.retrospectives.schemas import RetrospectiveOut
+from app.status_updates.schemas import UpdateOut
 from app.timeline.models import EntryKind
 
 
@@ -150,6 +151,7 @@ class PostmortemOut(BaseModel):
     durations: Durations
     participants: list[PostmortemParticipant]
     timeline: list[PostmortemEntry]
+    updates: list[UpdateOut] = Field(description="The updates published, oldest first")
     suspect_deploys: list[DeployLine] = Field(
         description="Deploys of the incident's services in the 24 h before the impact "
         "began, closest first"

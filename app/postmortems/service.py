@@ -34,6 +34,8 @@ from app.postmortems.schemas import (
 from app.reports import measures
 from app.retrospectives import service as retrospective_service
 from app.rollbacks import service as rollback_service
+from app.status_updates import service as update_service
+from app.status_updates.schemas import UpdateOut
 from app.timeline.models import EntryKind, TimelineEntry
 
 SUSPECT_WINDOW = timedelta(hours=24)
@@ -209,6 +211,7 @@ async def build(session: AsyncSession, incident: Incident) -> PostmortemOut:
             for p in stints
         ],
         timeline=[_entry(e) for e in entries],
+        updates=[UpdateOut.of(u) for u in await update_service.updates_of(session, incident)],
         suspect_deploys=await suspect_deploys(session, incident),
         cause=deploy_line(cause, start) if cause else None,
         rollback_reviews=await rollback_section(session, incident),

@@ -21,7 +21,7 @@ class RecoveryStat(Stat):
 class Share(BaseModel):
     count: int
     share: float | None = Field(
-        description="count ÷ incidents in scope that were not declined; null with none"
+        description="count ÷ incidents in scope neither declined nor merged; null with none"
     )
 
 
@@ -76,6 +76,7 @@ EXAMPLE: dict[str, Any] = {
         "resolved": 2,
         "closed": 0,
         "declined": 1,
+        "merged": 0,
     },
     "by_service": {"checkout-api": 3, "payments-api": 2},
     "time_to_acknowledge": _STAT,
@@ -114,7 +115,8 @@ EXAMPLE: dict[str, Any] = {
 class SummaryOut(BaseModel):
     """Incidents that started in the window (and match the filters), and the deploys of
     the window. Durations are measured from `started_at`, over the incidents that were
-    not declined; declined ones are counted in `incidents`, `by_*` and `declined`."""
+    neither declined nor merged; those are counted in `incidents` and `by_*` (declined
+    ones also in `declined`), and a merged one is timed as the incident it joined."""
 
     model_config = ConfigDict(json_schema_extra={"example": EXAMPLE})
 

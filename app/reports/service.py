@@ -28,7 +28,7 @@ from app.core.errors import FieldProblem, InvalidInput
 from app.core.sql import backend_of, json_list_contains, json_list_elements
 from app.deploys.models import Deploy, DeployKind, DeployStatus
 from app.incidents.models import Incident
-from app.incidents.state import OPEN, DeclineReason, Severity, Status
+from app.incidents.state import NOT_MEASURED, OPEN, DeclineReason, Severity, Status
 from app.participants.models import Role
 from app.reports import measures, metrics
 from app.reports.schemas import (
@@ -274,9 +274,10 @@ async def summary(session: AsyncSession, filters: ReportFilters) -> SummaryOut:
         .group_by(service_name),
     )
     total = sum(by_severity.values())
-    # Declined incidents were false alarms: counted apart (`declined`), never timed.
-    timed = [*scope, col(Incident.status) != Status.DECLINED]
-    measured = total - by_status.get(Status.DECLINED, 0)
+    # Declined incidents were false alarms (counted apart, `declined`) and merged ones
+    # are timed as the incident they were merged into: neither is timed on its own.
+    timed = [*scope, col(Incident.status).not_in(NOT_MEASURED)]
+    measured = total - sum(by_status.get(status, 0) for status in NOT_MEASURED)
     declined = await _grouped(
         session,
         select(col(Incident.decline_reason), func.count())
@@ -342,7 +343,7 @@ async def summary(session: AsyncSession, filters: ReportFilters) -> SummaryOut:
         ),
         recurrences=int(recurrences or 0),
         declined=DeclinedFigures(
-            total=total - measured,
+            total=by_status.get(Status.DECLINED, 0),
             by_reason={reason.value: declined.get(reason.value, 0) for reason in DeclineReason},
         ),
     )

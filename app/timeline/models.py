@@ -32,6 +32,10 @@ class EntryKind(StrEnum):
     ACTION_ITEM = "action_item"
     CONTRIBUTING_FACTOR = "contributing_factor"
     POSTMORTEM = "postmortem"
+    MERGED = "merged"
+    RELATION = "relation"
+    STATUS_UPDATE = "status_update"
+    UPDATE_DUE = "update_due"
 
 
 HUMAN_KINDS = frozenset(

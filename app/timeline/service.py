@@ -106,6 +106,50 @@ def record(
     return out
 
 
+async def copy_entries(session: AsyncSession, merged: Incident, into: Incident) -> int:
+    """Copy the timeline of `merged` onto `into`'s, at the entries' original times.
+
+    Each copy names where it came from (`data.merged_from`, kept from an earlier merge),
+    is prefixed with the merged incident's reference and keeps its author and `via`;
+    an edited entry is copied as it reads now, a deleted one not at all. The originals
+    stay: the merged incident's own timeline is unchanged. Copies announce no event of
+    their own; the merge does.
+    """
+    await session.flush()  # entries queued in this transaction are copied too
+    rows = await session.execute(
+        _LIST.where(col(TimelineEntry.incident_id) == merged.id, _NOT_DELETED).order_by(*_ORDER)
+    )
+    now, copied = utcnow(), 0
+    for row in rows.mappings():
+        origin = {
+            "incident": str(merged.id),
+            "reference": merged.reference,
+            "entry": str(row["id"]),
+        }
+        add_row(
+            session,
+            _ENTRIES,
+            {
+                "id": uuid.uuid4(),
+                "incident_id": into.id,
+                "kind": row["kind"],
+                "summary": f"[{merged.reference}] {row['summary']}"[:500],
+                "body": row["body"],
+                "author": row["author"],
+                "via": row["via"],
+                "data": {"merged_from": origin} | row["data"],
+                "occurred_at": row["occurred_at"],
+                "created_at": now,
+                "updated_at": None,
+                "deleted_at": None,
+                "deleted_by": None,
+                "deleted_via": None,
+            },
+        )
+        copied += 1
+    return copied
+
+
 def _check_not_future(occurred_at: datetime | None) -> None:
     if occurred_at is not None and occurred_at > utcnow() + CLOCK_SKEW:
         raise InvalidInput(

@@ -18,6 +18,7 @@ SECTIONS = [
     "Contributing factors",
     "Participants",
     "Timeline",
+    "Updates",
     "Suspect deploys",
     "Rollback reviews",
     "Checklist",

@@ -132,6 +132,7 @@ async def test_every_figure_of_the_summary_is_exact(client, clock):
             "resolved": 2,
             "closed": 0,
             "declined": 0,
+            "merged": 0,
         },
         "by_service": {"checkout": 2, "payments": 2, "search": 1},
         # nearest rank: [60, 120, 360, 600] → median is the 2nd, p90 the 4th
