@@ -202,6 +202,7 @@ async def test_the_markdown_merges_what_people_wrote_with_the_record(client, clo
         "Contributing factors",
         "Participants",
         "Timeline",
+        "Updates",
         "Suspect deploys",
         "Rollback reviews",
         "Checklist",
