@@ -39,6 +39,7 @@ from app.core.settings import Settings, get_settings
 from app.core.timers import TimerLoop
 from app.deploys.router import router as deploys_router
 from app.deploys.router import suspects_router
+from app.engagement.policy import load_policy
 from app.flows.timers import HANDLERS as TIMER_HANDLERS
 from app.incidents.router import router as incidents_router
 from app.integrations.alertmanager import router as alertmanager_router
@@ -49,6 +50,7 @@ from app.notifications.router import deliveries_router, events_router
 from app.notifications.router import router as subscriptions_router
 from app.notifications.webhooks import document_webhooks, webhooks
 from app.ops.router import router as ops_router
+from app.pages import join as join_page
 from app.pages import router as pages
 from app.participants.router import router as participants_router
 from app.postmortems.router import router as postmortems_router
@@ -167,6 +169,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.seen_notifications = seen_notifications()
     app.state.checklist_template = load_template(settings.checklist_template)
     app.state.factor_taxonomy = load_taxonomy(settings.contributing_factors)
+    app.state.escalation_policy = load_policy(settings)
     app.state.metrics = Metrics()
     install_error_handlers(app)
 
@@ -212,6 +215,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router, responses=COMMON_ERRORS)
     app.include_router(ops_router)
     app.include_router(pages.assets)
+    app.include_router(join_page.router, responses=COMMON_ERRORS)
     document_webhooks(app)  # inner: webhook payloads as serialised
     install_openapi(  # outer: adds the problem schemas and caches the document
         app, checklist_keys=[item.key for item in app.state.checklist_template.items]

@@ -13,6 +13,7 @@ from app.core.events import OutboxEvent
 from app.core.idempotency import IdempotencyRecord
 from app.core.timers import Timer
 from app.deploys.models import Deploy
+from app.engagement.models import Engagement
 from app.incidents.models import Counter, Incident, IncidentRelation
 from app.integrations.models import InboundDelivery
 from app.notifications.models import Delivery, Subscription
@@ -36,6 +37,7 @@ __all__ = [
     "Counter",
     "Delivery",
     "Deploy",
+    "Engagement",
     "IdempotencyRecord",
     "InboundDelivery",
     "Incident",

@@ -85,6 +85,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "db_pool_size": 5,
         # Deliveries retry and time out fast, so notification tests take seconds.
         "dispatch_poll_seconds": 0.1,
+        "timer_poll_seconds": 0.1,
         "delivery_timeout_seconds": 1.0,
         "delivery_lease_seconds": 3.0,
         "delivery_backoff_base_seconds": 0.05,

@@ -53,3 +53,16 @@ async def outbox_types(database: Database) -> list[str]:
     async with database.sessionmaker() as session:
         rows = await session.execute(select(OutboxEvent.type).order_by(OutboxEvent.occurred_at))
         return [row[0] for row in rows]
+
+
+async def read_incident(client: httpx.AsyncClient, incident: dict[str, Any]) -> dict[str, Any]:
+    """`GET /incidents/{id}` less its `engagement`: the incident as every other answer has it."""
+    response = await client.get(f"/api/v1/incidents/{incident['id']}")
+    assert response.status_code == 200, response.text
+    read = dict(response.json())
+    assert set(read.pop("engagement")) == {
+        "sre_engaged_at",
+        "escalation_level",
+        "next_escalation_at",
+    }
+    return read

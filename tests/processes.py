@@ -65,10 +65,15 @@ class Server:
 
 
 def launch(
-    env: dict[str, str], cwd: Path, *, name: str = "muster", command: Path = MUSTER
+    env: dict[str, str],
+    cwd: Path,
+    *,
+    name: str = "muster",
+    command: Path = MUSTER,
+    port: int | None = None,
 ) -> Server:
-    """Start `muster serve` on a free port without waiting for it."""
-    port = free_port()
+    """Start `muster serve` on `port` (default: a free one) without waiting for it."""
+    port = port or free_port()
     environment = (
         {k: v for k, v in os.environ.items() if not k.startswith("MUSTER_")}
         | {"MUSTER_HOST": "127.0.0.1", "MUSTER_PORT": str(port)}

@@ -34,6 +34,8 @@ ADMIN_ONLY = (
     "/api/v1/deliveries",
 )
 WEBHOOKS = {"/api/v1/webhooks/alertmanager", "/api/v1/webhooks/github", "/api/v1/webhooks/gitlab"}
+# The join page's credential is its signed token (tests/engagement/test_join_link.py).
+JOIN_LINK = "/join/"
 GITHUB_SECRET = "security-github-secret-4f1c"
 GITLAB_TOKEN = "security-gitlab-token-9a2e"
 BASIC_AUTH = "alertmanager:security-basic-password-77d0"
@@ -84,6 +86,9 @@ async def test_every_operation_refuses_anonymous_and_unknown_callers(client, ano
         if path in WEBHOOKS:
             continue  # their own schemes: below
         what = f"{method} {path}"
+        if path.startswith(JOIN_LINK):  # a made-up token is no credential
+            _assert_problem(await anon_client.request(method, path), 404, what)
+            continue
         anonymous = await anon_client.request(method, path, json={})
         _assert_problem(anonymous, 401, what)
         assert anonymous.headers["www-authenticate"] == "Bearer"
@@ -108,7 +113,7 @@ async def test_a_read_only_key_may_read_but_not_write(client, anon_client):
     # On an incident that exists and one that does not: the scope is checked first.
     operations = await _operations(client, reference) + await _operations(client)
     for method, path in operations:
-        if path in PUBLIC or path in WEBHOOKS:
+        if path in PUBLIC or path in WEBHOOKS or path.startswith(JOIN_LINK):
             continue
         response = await anon_client.request(method, path, json={}, headers=reader)
         if method == "GET":

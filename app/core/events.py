@@ -25,6 +25,7 @@ class EventType(StrEnum):
     INCIDENT_CREATED = "incident.created"
     INCIDENT_UPDATED = "incident.updated"
     INCIDENT_STATUS_CHANGED = "incident.status_changed"
+    INCIDENT_ESCALATED = "incident.escalated"
     PARTICIPANT_JOINED = "participant.joined"
     PARTICIPANT_LEFT = "participant.left"
     TIMELINE_EVENT_ADDED = "timeline.event_added"

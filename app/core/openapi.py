@@ -128,6 +128,8 @@ SUMMARIES = {
     "participants-join-incident": "Join the incident with a role",
     "participants-change-role": "Change a participant's role",
     "participants-leave-incident": "Leave the incident",
+    "participants-join-page": "Open a join link (web page)",
+    "participants-join-by-link": "Join as SRE through a join link (web form)",
     "timeline-list-timeline": "Read the timeline",
     "timeline-add-entry": "Add a note, action, decision or observation",
     "timeline-update-entry": "Correct a timeline entry",

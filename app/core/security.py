@@ -46,10 +46,12 @@ IMPLIED: dict[Scope, frozenset[Scope]] = {
 
 
 class Credential(StrEnum):
-    """What the caller showed: an API key (the bootstrap admin key too), or an SSO token."""
+    """What the caller showed: an API key (the bootstrap admin key too), an SSO token, or
+    a join link (a signed link sent to SRE, which only joins its incident as `sre`)."""
 
     API_KEY = "api_key"
     OIDC = "oidc"
+    JOIN_LINK = "join-link"
 
 
 SUBJECT_LENGTH = 64

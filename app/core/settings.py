@@ -18,6 +18,7 @@ SECRET_SETTINGS = (
     "github_webhook_secret",
     "gitlab_webhook_token",
     "sre_notify_secret",
+    "link_secret",
 )
 # Shorter configured secrets are accepted (senders choose their tokens) but logged at start.
 SHORT_SECRET_CHARS = 16
@@ -72,6 +73,11 @@ class Settings(BaseSettings):
 
     sre_notify_urls: Annotated[list[str], NoDecode] = []
     sre_notify_secret: SecretStr | None = None
+    # The escalation policy: a YAML/JSON file's path, or inline JSON (app/engagement/policy.py).
+    sre_escalation: str | None = None
+    # Signs the one-tap join links in SRE notifications; unset: no links (a warning at start).
+    link_secret: SecretStr | None = None
+    join_link_ttl_minutes: int = Field(default=1440, ge=1, le=30 * 24 * 60)
     # Hosts that outbound notifications (subscriptions, SRE targets) may be sent to:
     # `hooks.slack.com`, or `*.example.com` for its subdomains. Empty: any host.
     notify_allowed_hosts: Annotated[list[str], NoDecode] = []
@@ -98,7 +104,8 @@ class Settings(BaseSettings):
 
     # Outbound notifications (see app/notifications/dispatcher.py).
     public_url: str = Field(
-        default="http://127.0.0.1:8000", description="Base URL used in links sent to receivers"
+        default="http://127.0.0.1:8000",
+        description="Base URL used in links sent to receivers (incident pages, join links)",
     )
     dispatcher_enabled: bool = Field(
         default=True, description="Run the dispatcher in each API process"
@@ -136,6 +143,11 @@ class Settings(BaseSettings):
     # The audit trail (app/core/audit.py) records at most this many refused
     # authentications a minute per process.
     audit_refusals_per_minute: int = Field(default=120, ge=0)
+
+    @field_validator("sre_escalation", mode="before")
+    @classmethod
+    def _blank_policy_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator(*SECRET_SETTINGS, mode="before")
     @classmethod

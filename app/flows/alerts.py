@@ -26,6 +26,7 @@ from app.checklists.template import ChecklistTemplate
 from app.core.clock import utcnow
 from app.core.settings import Settings
 from app.core.sql import backend_of
+from app.engagement.policy import EscalationPolicy
 from app.flows import incidents as incident_flows
 from app.incidents import recurrence
 from app.incidents.models import Incident
@@ -39,9 +40,14 @@ class _Ingest:
     """The work on one notification; holds what it has loaded and touched."""
 
     def __init__(
-        self, session: AsyncSession, settings: Settings, template: ChecklistTemplate
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        template: ChecklistTemplate,
+        policy: EscalationPolicy,
     ) -> None:
         self.session, self.settings, self.template = session, settings, template
+        self.policy = policy
         self.outcome = Outcome()
         self.refired: set[uuid.UUID] = set()
         self.firing: set[uuid.UUID] = set()  # incidents this notification has a firing alert on
@@ -106,6 +112,7 @@ class _Ingest:
             self.session,
             fields,
             template=self.template,
+            policy=self.policy,
             actor=ACTOR,
             lookback_days=None,  # linked below, once the alerts are attached
             update_cadence=self.settings.update_cadence,
@@ -181,7 +188,9 @@ class _Ingest:
         ):
             changes.status = Status.MITIGATED
         if changes.model_fields_set:
-            await incident_flows.update_incident(self.session, incident, changes, actor=ACTOR)
+            await incident_flows.update_incident(
+                self.session, incident, changes, policy=self.policy, actor=ACTOR
+            )
 
 
 async def ingest(
@@ -190,8 +199,9 @@ async def ingest(
     *,
     settings: Settings,
     template: ChecklistTemplate,
+    policy: EscalationPolicy,
 ) -> Outcome:
     group = alert_rules.group_of(notification.group_key)
     if not await alert_rules.claim(session, notification, group):
         return Outcome(duplicate=True)
-    return await _Ingest(session, settings, template).run(notification, group)
+    return await _Ingest(session, settings, template, policy).run(notification, group)

@@ -1,4 +1,5 @@
-"""Opening an incident and changing it, from every entry point (REST, Alertmanager)."""
+"""Opening an incident and changing it, from every entry point (REST, Alertmanager,
+stakeholder updates)."""
 
 from collections.abc import Mapping
 
@@ -9,12 +10,17 @@ from app.catalog.seen import note_services
 from app.checklists import service as checklist_service
 from app.checklists.template import ChecklistTemplate
 from app.core.actors import Via
+from app.engagement import service as engagement_service
+from app.engagement.policy import EscalationPolicy
 from app.flows import participants as participant_flows
 from app.flows import updates as update_flows
 from app.incidents import recurrence
 from app.incidents import service as incident_service
 from app.incidents.models import Incident
 from app.incidents.schemas import IncidentCreate, IncidentUpdate
+from app.status_updates import service as update_service
+from app.status_updates.models import StatusUpdate
+from app.status_updates.schemas import UpdateCreate
 
 
 async def open_incident(
@@ -22,6 +28,7 @@ async def open_incident(
     data: IncidentCreate,
     *,
     template: ChecklistTemplate,
+    policy: EscalationPolicy,
     actor: str,
     lookback_days: int | None,
     update_cadence: Mapping[str, float],
@@ -29,8 +36,8 @@ async def open_incident(
     alert_group: str | None = None,
     recurrence_of: recurrence.Match | None = None,
 ) -> Incident:
-    """Open an incident with its checklist and its update cadence (`update_cadence`:
-    minutes per severity); its `incident.created` event pages SRE.
+    """Open an incident with its checklist, its update cadence (`update_cadence`: minutes
+    per severity) and its escalation to SRE (`policy`).
 
     Its services' catalog entries bring their runbooks and links onto the incident,
     and their extra checklist items onto its checklist; services not in the catalog
@@ -54,6 +61,7 @@ async def open_incident(
     checklist_service.create_checklist(session, incident, template.extended(catalog.checklist))
     catalog_service.add_links(session, incident, catalog.links)
     await update_flows.arm(session, incident, update_cadence)
+    await engagement_service.start(session, incident, policy)
     if lookback_days is not None:
         await recurrence.link_recurrence(
             session, incident, lookback_days=lookback_days, actor=actor
@@ -66,18 +74,45 @@ async def update_incident(
     incident: Incident,
     changes: IncidentUpdate,
     *,
+    policy: EscalationPolicy,
     actor: str,
     via: Via | None = None,
 ) -> Incident:
     """A PATCH: the incident's own fields and status, then its commander (a participant).
 
-    `via` is the credential of a request's actor (None for an integration).
+    `via` is the credential of a request's actor (None for an integration). A severity
+    raised into the escalation policy starts escalation; mitigated (or any later status)
+    stops it.
     """
+    severity, status = incident.severity, incident.status
     await incident_service.update_incident(session, incident, changes, actor=actor)
     if changes.services:
         note_services(session, changes.services)
+    if incident.status != status:
+        await engagement_service.status_changed(session, incident)
+    if incident.severity != severity:
+        await engagement_service.start(session, incident, policy)
     if changes.commander is not None and changes.commander != incident.commander:
         await participant_flows.assign_commander(
             session, incident, changes.commander, actor=actor, via=via
         )
     return incident
+
+
+async def publish_update(
+    session: AsyncSession,
+    incident: Incident,
+    body: UpdateCreate,
+    *,
+    policy: EscalationPolicy,
+    actor: str,
+    via: Via | None,
+) -> StatusUpdate:
+    """A stakeholder update. A status or severity sent with it moves the incident first,
+    exactly as a PATCH would (escalation included); a move the status machine refuses
+    refuses the update too."""
+    moves = {"status": body.status, "severity": body.severity}
+    changes = IncidentUpdate.model_validate({k: v for k, v in moves.items() if v is not None})
+    if changes.model_fields_set:
+        await update_incident(session, incident, changes, policy=policy, actor=actor, via=via)
+    return await update_service.publish(session, incident, body, actor=actor, via=via)

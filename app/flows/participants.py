@@ -1,13 +1,14 @@
 """People on an incident, and what their roles bring with them in other domains.
 
 A commander becomes the incident's commander (any other is demoted to observer) and
-ticks `commander_assigned`; the first SRE ticks `sre_joined` and feeds the
-SRE-engagement histogram (after commit).
+ticks `commander_assigned`; the first SRE ticks `sre_joined`, feeds the
+SRE-engagement histogram (after commit) and stops escalation for good.
 """
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.actors import Via
+from app.engagement import service as engagement_service
 from app.flows import checklists as checklist_flows
 from app.incidents import service as incident_service
 from app.incidents.models import Incident
@@ -23,6 +24,7 @@ async def _after_role_given(
     if participant.role == Role.SRE:
         await checklist_flows.tick(session, incident, "sre_joined", f"{participant.handle} joined")
         await report_service.note_sre_role(session, incident)
+        await engagement_service.sre_engaged(session, incident)
     if participant.role != Role.COMMANDER:
         return
     for former in await participant_service.other_commanders(session, incident, participant):

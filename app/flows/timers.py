@@ -8,7 +8,12 @@ in the transaction that marks the timer fired (see ARCHITECTURE.md, "Timers").
 
 from app.action_items.service import OVERDUE_TIMER
 from app.core.timers import Handlers
-from app.flows import updates
+from app.engagement.service import ESCALATION
+from app.flows import engagement, updates
 from app.flows.action_items import on_overdue
 
-HANDLERS: Handlers = {OVERDUE_TIMER: on_overdue, updates.KIND: updates.on_update_due}
+HANDLERS: Handlers = {
+    ESCALATION: engagement.on_level_due,
+    OVERDUE_TIMER: on_overdue,
+    updates.KIND: updates.on_update_due,
+}

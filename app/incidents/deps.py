@@ -8,6 +8,7 @@ from app.checklists.template import ChecklistTemplate
 from app.contributing_factors.taxonomy import Taxonomy
 from app.core.db import SessionDep
 from app.core.security import ReadIncidents, WriteIncidents
+from app.engagement.policy import EscalationPolicy
 from app.incidents import lookup
 from app.incidents.models import Incident
 
@@ -56,9 +57,15 @@ async def _factor_taxonomy(request: Request) -> Taxonomy:
     return taxonomy
 
 
+async def _escalation_policy(request: Request) -> EscalationPolicy:
+    policy: EscalationPolicy = request.app.state.escalation_policy
+    return policy
+
+
 CurrentIncident = Annotated[Incident, Depends(_current_incident)]
 # For writes that add to an incident without changing its row (no lock needed).
 WritableIncident = Annotated[Incident, Depends(_writable_incident)]
 LockedIncident = Annotated[Incident, Depends(_current_incident_for_update)]
 TemplateDep = Annotated[ChecklistTemplate, Depends(_checklist_template)]
 TaxonomyDep = Annotated[Taxonomy, Depends(_factor_taxonomy)]
+PolicyDep = Annotated[EscalationPolicy, Depends(_escalation_policy)]

@@ -21,6 +21,8 @@ from app.core.etags import check_if_match
 from app.core.idempotency import IdempotencyDep, IdempotencyKeyReused
 from app.core.pagination import Page, PageDep
 from app.core.security import AuthenticatedRoute, ReadIncidents
+from app.engagement import service as engagement_service
+from app.engagement.schemas import EngagementOut, IncidentWithEngagement
 from app.flows import incidents as incident_flows
 from app.flows import merges
 from app.incidents import relations, service
@@ -28,6 +30,7 @@ from app.incidents.deps import (
     CurrentIncident,
     IncidentId,
     LockedIncident,
+    PolicyDep,
     TemplateDep,
     WritableIncident,
 )
@@ -77,12 +80,15 @@ async def create_incident(
     actor: IncidentActor,
     idempotency: IdempotencyDep,
     template: TemplateDep,
+    policy: PolicyDep,
 ) -> JSONResponse:
-    """Open an incident: it starts `triggered`, with its checklist, and SRE is notified."""
+    """Open an incident: it starts `triggered`, with its checklist, and SRE is notified
+    (escalating until an SRE joins)."""
     incident = await incident_flows.open_incident(
         session,
         body,
         template=template,
+        policy=policy,
         actor=actor.handle,
         lookback_days=settings.recurrence_lookback_days,
         update_cadence=settings.update_cadence,
@@ -137,19 +143,23 @@ async def list_incidents(
 
 @router.get(
     "/{incident_id}",
-    response_model=IncidentOut,
+    response_model=IncidentWithEngagement,
     responses={**responses(IncidentNotFound), 304: {"description": "Not modified (If-None-Match)"}},
 )
 async def get_incident(
     incident: CurrentIncident,
+    session: SessionDep,
     _: ReadIncidents,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    """One incident by UUID or reference (`INC-42`), with its `ETag`."""
+    """One incident by UUID or reference (`INC-42`), with its `ETag` and its SRE
+    `engagement` (when SRE engaged, the escalation level reached, the next one's time)."""
     tag = etag(incident)
     if if_none_match is not None and tag in [t.strip() for t in if_none_match.split(",")]:
         return Response(status_code=304, headers={"ETag": tag})
-    return JSONResponse(IncidentOut.of(incident).model_dump(mode="json"), headers={"ETag": tag})
+    engagement = EngagementOut.of(await engagement_service.get(session, incident.id))
+    shown = IncidentWithEngagement(**IncidentOut.of(incident).model_dump(), engagement=engagement)
+    return JSONResponse(shown.model_dump(mode="json"), headers={"ETag": tag})
 
 
 @router.patch(
@@ -164,6 +174,7 @@ async def update_incident(
     session: SessionDep,
     incident: LockedIncident,
     actor: IncidentActor,
+    policy: PolicyDep,
     if_match: Annotated[
         str | None,
         Header(description="The `ETag` you read; a stale one is refused with 412"),
@@ -171,7 +182,9 @@ async def update_incident(
 ) -> JSONResponse:
     """Change fields, move the status, name the commander or the causing deploy."""
     check_if_match(etag(incident), if_match, what=incident.reference)
-    await incident_flows.update_incident(session, incident, body, actor=actor.handle, via=actor.via)
+    await incident_flows.update_incident(
+        session, incident, body, policy=policy, actor=actor.handle, via=actor.via
+    )
     return JSONResponse(
         IncidentOut.of(incident).model_dump(mode="json"), headers={"ETag": etag(incident)}
     )

@@ -227,6 +227,7 @@ async def receive_alertmanager(payload: AlertmanagerPayload, request: Request) -
             notification,
             settings=request.app.state.settings,
             template=request.app.state.checklist_template,
+            policy=request.app.state.escalation_policy,
         )
     seen.put(notification.digest, True)  # committed
     return AlertmanagerAck(

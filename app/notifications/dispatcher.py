@@ -48,8 +48,10 @@ import httpx
 from app.core import idempotency
 from app.core.db import OUTBOX_CHANNEL, Database
 from app.core.settings import Settings
+from app.engagement import links
+from app.engagement.policy import load_policy
 from app.notifications import egress, formats, queue, signing
-from app.notifications.models import Delivery
+from app.notifications.models import Delivery, Format
 from app.notifications.queue import Job, Outcome, RetryPolicy, SreTargets
 
 log = logging.getLogger("muster.dispatcher")
@@ -70,13 +72,9 @@ def _host(url: str) -> str:
 
 class Dispatcher:
     def __init__(self, database: Database, settings: Settings) -> None:
-        secret = settings.sre_notify_secret
         self._database = database
         self._settings = settings
-        self._sre = SreTargets(
-            urls=tuple(settings.sre_notify_urls),
-            key=signing.decode_secret(secret.get_secret_value()) if secret else None,
-        )
+        self._sre = SreTargets.of(load_policy(settings))
         self._policy = RetryPolicy(
             max_attempts=settings.delivery_max_attempts,
             base_seconds=settings.delivery_backoff_base_seconds,
@@ -93,8 +91,15 @@ class Dispatcher:
         self._purge_due = 0.0  # monotonic time of the next purge
         self._listener: asyncio.Task[None] | None = None
         self._last_turn = 0.0  # monotonic time the last turn started
-        if self._sre.urls and self._sre.key is None:
-            log.warning("MUSTER_SRE_NOTIFY_SECRET is not set: SRE notifications go out unsigned")
+        unsigned = [
+            target
+            for target in self._sre.by_key.values()
+            if target.format == Format.STANDARD_WEBHOOKS and target.secret is None
+        ]
+        if unsigned:
+            log.warning("%d SRE targets have no secret: they are sent unsigned", len(unsigned))
+        if self._sre.by_key and links.link_secret(settings) is None:
+            log.warning("MUSTER_LINK_SECRET is not set: SRE notifications carry no join link")
 
     def start(self) -> None:
         self._database.outbox_listeners.append(self._wake.set)
@@ -238,23 +243,29 @@ class Dispatcher:
         )
 
     async def _send(self, client: httpx.AsyncClient, job: Job) -> Outcome:
-        body = formats.render(
-            job.body_format,
-            job.event_type,
-            job.occurred_at,
-            job.data,
+        started = time.perf_counter()
+
+        def outcome(status_code: int | None, error: str | None, *, final: bool = False) -> Outcome:
+            elapsed = round((time.perf_counter() - started) * 1000)
+            return Outcome(status_code=status_code, error=error, duration_ms=elapsed, final=final)
+
+        if job.refused:
+            return outcome(None, job.refused, final=True)
+        join = None
+        if job.to_sre and job.incident_id is not None:
+            join = links.join_url(self._settings, job.incident_id)
+        context = formats.Context(
             public_url=self._settings.public_url,
+            join_url=join,
+            routing_key=job.routing_key,
+            on_it=job.on_it,
         )
+        body = formats.render(job.body_format, job.event_type, job.occurred_at, job.data, context)
         headers = {"content-type": "application/json"} | signing.headers(
             job.key, str(job.delivery_id), int(time.time()), body
         )
-        if job.subscription_id is None:
+        if job.to_sre:
             client = self._trusted
-        started = time.perf_counter()
-
-        def outcome(status_code: int | None, error: str | None) -> Outcome:
-            elapsed = round((time.perf_counter() - started) * 1000)
-            return Outcome(status_code=status_code, error=error, duration_ms=elapsed)
 
         try:
             async with (
@@ -267,7 +278,10 @@ class Dispatcher:
             return outcome(None, egress.failure_category(exc))
         if 200 <= code < 300:
             return outcome(code, None)
-        return outcome(code, f"HTTP {code}")
+        # PagerDuty refuses an invalid event with 400: sending it again cannot help.
+        return outcome(
+            code, f"HTTP {code}", final=job.body_format == Format.PAGERDUTY and code == 400
+        )
 
     async def _release(self, jobs: list[Job]) -> None:
         try:

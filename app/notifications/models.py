@@ -14,6 +14,8 @@ ALL_EVENTS = "*"
 class Format(StrEnum):
     STANDARD_WEBHOOKS = "standard-webhooks"
     SLACK = "slack"
+    PAGERDUTY = "pagerduty"  # SRE targets only: it needs a routing key
+    MSTEAMS = "msteams"
 
 
 class DeliveryStatus(StrEnum):

@@ -15,39 +15,68 @@ repeated fan-out a no-op, and `record`/`release` only touch a delivery whose att
 number is still the one claimed — a lease taken over by another worker is left alone.
 """
 
-import hashlib
 import random
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import null, or_, update
+from sqlalchemy import case, null, or_, update
 from sqlalchemy import select as select_columns
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.core.clock import utcnow
 from app.core.db import table_of, upsert_insert
-from app.core.events import OutboxEvent
-from app.notifications.formats import concerns_sre
+from app.core.events import EventType, OutboxEvent
+from app.engagement.models import Engagement
+from app.engagement.policy import CATALOG, EscalationPolicy, Levels, Target, catalog_levels
+from app.notifications.formats import pagerduty_action
 from app.notifications.models import CLAIMABLE, Delivery, DeliveryStatus, Format, Subscription
 from app.notifications.signing import decode_secret
+from app.participants.models import Participant
 
 INSERT_CHUNK = 500
 
 
+# Events that may concern SRE targets: a level fired, an SRE joined, the incident resolved.
+_SRE_EVENTS = frozenset(
+    {EventType.INCIDENT_ESCALATED, EventType.PARTICIPANT_JOINED, EventType.INCIDENT_STATUS_CHANGED}
+)
+
+
 @dataclass(frozen=True)
 class SreTargets:
-    """Where every new incident (and a raise to sev1/sev2) goes without a subscription."""
+    """The escalation policy's targets, which get SRE's events with no subscription:
+    a level's `incident.escalated`, and for PagerDuty targets of levels that fired,
+    the acknowledge (an SRE joined) and the resolve."""
 
-    urls: tuple[str, ...]
-    key: bytes | None
+    policy: EscalationPolicy
+    by_key: dict[str, Target]
 
-    @staticmethod
-    def target_key(url: str) -> str:
-        return "sre:" + hashlib.sha256(url.encode()).hexdigest()[:40]
+    @classmethod
+    def of(cls, policy: EscalationPolicy) -> "SreTargets":
+        return cls(policy, policy.targets())
+
+    def of_event(
+        self,
+        event_type: str,
+        data: dict[str, Any],
+        engagement: Engagement,
+        catalog: Mapping[str, Levels],
+    ) -> list[Target]:
+        if engagement.policy is None or engagement.level is None:
+            return []
+        levels = self.policy.levels_of(engagement.policy, catalog)
+        if event_type == EventType.INCIDENT_ESCALATED:
+            level = int(data.get("level", -1))
+            return list(levels[level].targets) if 0 <= level < len(levels) else []
+        if pagerduty_action(event_type, data) is None:
+            return []
+        fired = [t for level in levels[: engagement.level + 1] for t in level.targets]
+        pagerduty = {t.key: t for t in fired if t.format == Format.PAGERDUTY}
+        return list(pagerduty.values())
 
 
 @dataclass(frozen=True)
@@ -75,6 +104,15 @@ class Job:
     event_type: str
     occurred_at: datetime
     data: dict[str, Any]
+    incident_id: uuid.UUID | None = None
+    routing_key: str | None = None
+    on_it: list[str] = field(default_factory=list)  # active participants: `alice (sre)`
+    # Why the delivery cannot be sent (its SRE target left the policy), if so
+    refused: str | None = None
+
+    @property
+    def to_sre(self) -> bool:
+        return self.subscription_id is None
 
 
 @dataclass(frozen=True)
@@ -82,6 +120,7 @@ class Outcome:
     status_code: int | None
     error: str | None
     duration_ms: int
+    final: bool = False  # not worth retrying (PagerDuty's 400: the event is invalid)
 
     @property
     def delivered(self) -> bool:
@@ -100,7 +139,7 @@ async def _insert_deliveries(session: AsyncSession, rows: list[dict[str, Any]]) 
 async def fan_out(session: AsyncSession, *, sre: SreTargets, limit: int) -> int:
     """Fan out up to `limit` events; returns how many events were handled."""
     # An event's data is only read to route it to SRE: decoding it costs, under load.
-    data = col(OutboxEvent.data) if sre.urls else null()
+    data = case((col(OutboxEvent.type).in_(_SRE_EVENTS), col(OutboxEvent.data)), else_=null())
     events = (
         await session.execute(
             select_columns(
@@ -109,6 +148,7 @@ async def fan_out(session: AsyncSession, *, sre: SreTargets, limit: int) -> int:
                 col(OutboxEvent.type),
                 data,
                 col(OutboxEvent.occurred_at),
+                col(OutboxEvent.incident_id),
             )
             .where(col(OutboxEvent.fanned_out_at).is_(None))
             .order_by(col(OutboxEvent.seq))
@@ -144,8 +184,15 @@ async def fan_out(session: AsyncSession, *, sre: SreTargets, limit: int) -> int:
             "created_at": now,
         }
 
+    engagements = await _engagements(session, events)
+    from_catalog = [
+        e.policy.removeprefix(CATALOG)
+        for e in engagements.values()
+        if e.policy and e.policy.startswith(CATALOG)
+    ]
+    catalog = await catalog_levels(session, from_catalog) if from_catalog else {}
     rows: list[dict[str, Any]] = []
-    for _, event_id, event_type, data, occurred_at in events:
+    for _, event_id, event_type, data, occurred_at, incident_id in events:
         for subscription in subscriptions:
             # A subscription receives what happens after it exists, not the backlog.
             if subscription.wants(event_type) and subscription.created_at <= occurred_at:
@@ -158,10 +205,10 @@ async def fan_out(session: AsyncSession, *, sre: SreTargets, limit: int) -> int:
                         subscription_id=subscription.id,
                     )
                 )
-        if sre.urls and concerns_sre(event_type, data):
+        if incident_id in engagements:
             rows.extend(
-                row(event_id, event_type, url, target=SreTargets.target_key(url))
-                for url in sre.urls
+                row(event_id, event_type, target.url, target=target.key)
+                for target in sre.of_event(event_type, data, engagements[incident_id], catalog)
             )
     if rows:
         await _insert_deliveries(session, rows)
@@ -172,6 +219,38 @@ async def fan_out(session: AsyncSession, *, sre: SreTargets, limit: int) -> int:
         .execution_options(synchronize_session=False)
     )
     return len(events)
+
+
+def _targets_of(catalog: Mapping[str, Levels]) -> dict[str, Target]:
+    """The targets of catalog services' levels, by key."""
+    return {
+        t.key: t for levels in catalog.values() for level in levels.levels for t in level.targets
+    }
+
+
+async def _engagements(session: AsyncSession, events: Sequence[Any]) -> dict[uuid.UUID, Engagement]:
+    """The engagements of the incidents whose events may concern SRE targets."""
+    wanted = {event.incident_id for event in events if event.type in _SRE_EVENTS}
+    wanted.discard(None)
+    if not wanted:
+        return {}
+    found = await session.scalars(select(Engagement).where(col(Engagement.incident_id).in_(wanted)))
+    return {engagement.incident_id: engagement for engagement in found.all()}
+
+
+async def _on_it(session: AsyncSession, incident_ids: set[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
+    """Who is on each incident now (`alice (sre)`), for messages that show it."""
+    if not incident_ids:
+        return {}
+    rows = await session.execute(
+        select(Participant.incident_id, Participant.handle, Participant.role)
+        .where(col(Participant.incident_id).in_(incident_ids), col(Participant.left_at).is_(None))
+        .order_by(col(Participant.joined_at))
+    )
+    on_it: dict[uuid.UUID, list[str]] = {}
+    for incident_id, handle, role in rows.all():
+        on_it.setdefault(incident_id, []).append(f"{handle} ({role})")
+    return on_it
 
 
 async def claim(
@@ -238,6 +317,7 @@ async def claim(
                 col(Delivery.event_id),
                 col(Delivery.subscription_id),
                 col(Delivery.target_url),
+                col(Delivery.target_key),
             )
             .execution_options(synchronize_session=False)
         )
@@ -248,8 +328,12 @@ async def claim(
         event.id: event
         for event in (
             await session.execute(
-                select(
-                    OutboxEvent.id, OutboxEvent.type, OutboxEvent.occurred_at, OutboxEvent.data
+                select_columns(
+                    col(OutboxEvent.id),
+                    col(OutboxEvent.type),
+                    col(OutboxEvent.occurred_at),
+                    col(OutboxEvent.data),
+                    col(OutboxEvent.incident_id),
                 ).where(col(OutboxEvent.id).in_({row.event_id for row in claimed}))
             )
         ).all()
@@ -261,23 +345,68 @@ async def claim(
             await session.scalars(select(Subscription).where(col(Subscription.id).in_(wanted)))
         ).all()
     }
+    targets = sre.by_key
+    if any(r.subscription_id is None and r.target_key not in targets for r in claimed):
+        targets = targets | _targets_of(await catalog_levels(session))
+    formats = {
+        row.id: Format(subscriptions[row.subscription_id].format)
+        if row.subscription_id in subscriptions
+        else (targets[row.target_key].format if row.target_key in targets else None)
+        for row in claimed
+    }
+    on_it = await _on_it(
+        session,
+        {
+            events[row.event_id].incident_id
+            for row in claimed
+            if formats[row.id] not in (None, Format.STANDARD_WEBHOOKS)
+            and events[row.event_id].incident_id is not None
+        },
+    )
     jobs: list[Job] = []
     for row in claimed:
         event = events[row.event_id]
-        subscription = subscriptions.get(row.subscription_id) if row.subscription_id else None
+        common: dict[str, Any] = {
+            "delivery_id": row.id,
+            "attempt": row.attempts,
+            "subscription_id": row.subscription_id,
+            "event_type": event.type,
+            "occurred_at": event.occurred_at,
+            "data": event.data,
+            "incident_id": event.incident_id,
+            "on_it": on_it.get(event.incident_id, []),
+        }
+        if row.subscription_id is not None:
+            subscription = subscriptions[row.subscription_id]
+            jobs.append(
+                Job(
+                    url=subscription.url,
+                    key=decode_secret(subscription.secret),
+                    body_format=Format(subscription.format),
+                    **common,
+                )
+            )
+            continue
+        target = targets.get(row.target_key)
+        if target is None:
+            refused = "the target is no longer in the escalation policy"
+            jobs.append(
+                Job(
+                    url=row.target_url,
+                    key=None,
+                    body_format=Format.STANDARD_WEBHOOKS,
+                    refused=refused,
+                    **common,
+                )
+            )
+            continue
         jobs.append(
             Job(
-                delivery_id=row.id,
-                attempt=row.attempts,
-                subscription_id=row.subscription_id,
-                url=subscription.url if subscription else row.target_url,
-                key=decode_secret(subscription.secret) if subscription else sre.key,
-                body_format=Format(subscription.format)
-                if subscription
-                else Format.STANDARD_WEBHOOKS,
-                event_type=event.type,
-                occurred_at=event.occurred_at,
-                data=event.data,
+                url=target.url,
+                key=decode_secret(target.secret.get_secret_value()) if target.secret else None,
+                body_format=target.format,
+                routing_key=target.routing_key.get_secret_value() if target.routing_key else None,
+                **common,
             )
         )
     return jobs
@@ -316,7 +445,7 @@ async def record(
             await _disable(session, job.subscription_id, now)
     else:
         delivery.last_error = (outcome.error or "")[:1000]
-        if delivery.attempts >= policy.max_attempts:
+        if outcome.final or delivery.attempts >= policy.max_attempts:
             delivery.status, delivery.next_attempt_at = DeliveryStatus.DEAD, None
         else:
             delivery.status = DeliveryStatus.PENDING

@@ -64,6 +64,22 @@ Secret = Annotated[
 Description = Annotated[str, StringConstraints(max_length=500)]
 
 
+def _not_pagerduty(value: Format | None) -> Format | None:
+    if value == Format.PAGERDUTY:
+        raise ValueError(
+            "pagerduty is a format of SRE targets (MUSTER_SRE_ESCALATION, with a routing_key), "
+            "not of subscriptions"
+        )
+    return value
+
+
+SubscriptionFormat = Annotated[
+    Format,
+    AfterValidator(_not_pagerduty),
+    Field(description="`standard-webhooks`, `slack` (Block Kit) or `msteams` (Adaptive Card)"),
+]
+
+
 class SubscriptionCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -79,7 +95,7 @@ class SubscriptionCreate(BaseModel):
 
     url: Url
     events: Events
-    format: Format = Format.STANDARD_WEBHOOKS
+    format: SubscriptionFormat = Format.STANDARD_WEBHOOKS
     secret: Secret | None = None
     active: bool = True
     description: Description | None = None
@@ -96,7 +112,7 @@ class SubscriptionUpdate(Patch):
 
     url: Url | None = None
     events: Events | None = None
-    format: Format | None = None
+    format: SubscriptionFormat | None = None
     secret: Secret | None = None
     active: bool | None = None
     description: Description | None = None

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, create_model
 from app.action_items.events import ActionItemOverdue, ActionItemUpdated
 from app.core.events import DomainEvent, EventType
 from app.deploys.events import DeployRecorded, DeployUnprotected
+from app.engagement.events import IncidentEscalated
 from app.incidents.events import (
     IncidentCreated,
     IncidentMerged,
@@ -39,6 +40,7 @@ EVENTS: tuple[type[DomainEvent], ...] = (
     IncidentCreated,
     IncidentUpdated,
     IncidentStatusChanged,
+    IncidentEscalated,
     ParticipantJoined,
     ParticipantLeft,
     TimelineEventAdded,
@@ -63,7 +65,8 @@ if [event.type for event in EVENTS] != list(EventType):
 COMMON = """
 
 Sent as `POST` with a JSON body `{"type", "timestamp", "data"}` (subscriptions in
-`slack` format get `{"text": "…"}` instead, signed the same way). Headers per the
+`slack` format get a Block Kit message `{"text", "blocks"}` instead, `msteams` an Adaptive
+Card message, signed the same way; SRE targets also get `links.join`). Headers per the
 Standard Webhooks spec: `webhook-id` (the delivery id, the same on every retry:
 deduplicate on it), `webhook-timestamp` (unix seconds of this attempt) and
 `webhook-signature` (`v1,` + base64 HMAC-SHA256 of `id.timestamp.body`, keyed with the

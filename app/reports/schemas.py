@@ -109,6 +109,8 @@ EXAMPLE: dict[str, Any] = {
         "total": 1,
         "by_reason": {"false_positive": 1, "duplicate": 0, "not_an_incident": 0, "test": 0},
     },
+    "escalations": {"0": 4, "1": 2, "2": 1},
+    "not_engaged_within_policy": 1,
 }
 
 
@@ -142,6 +144,14 @@ class SummaryOut(BaseModel):
     recurrences: int = Field(description="Incidents in scope that repeat an earlier one")
     declined: DeclinedFigures = Field(
         description="False alarms and the like: left out of every time-to figure"
+    )
+    escalations: dict[str, int] = Field(
+        description="Escalation levels notified, by level (`0` is the first): how many of the "
+        "incidents (not declined) reached each"
+    )
+    not_engaged_within_policy: int = Field(
+        description="Escalated incidents (not declined) where no SRE joined before the "
+        "policy's last level was notified: SRE joined after it, or never"
     )
 
 

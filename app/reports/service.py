@@ -27,6 +27,7 @@ from app.core.db import after_commit
 from app.core.errors import FieldProblem, InvalidInput
 from app.core.sql import backend_of, json_list_contains, json_list_elements
 from app.deploys.models import Deploy, DeployKind, DeployStatus
+from app.engagement.models import Engagement
 from app.incidents.models import Incident
 from app.incidents.state import NOT_MEASURED, OPEN, DeclineReason, Severity, Status
 from app.participants.models import Role
@@ -320,6 +321,7 @@ async def summary(session: AsyncSession, filters: ReportFilters) -> SummaryOut:
         .select_from(Incident)
         .where(*scope, col(Incident.recurrence_of).is_not(None))
     )
+    escalations, not_engaged = await _escalations(session, timed)
     return SummaryOut(
         window=Window(start=start, end=end),
         service=filters.service,
@@ -346,4 +348,29 @@ async def summary(session: AsyncSession, filters: ReportFilters) -> SummaryOut:
             total=by_status.get(Status.DECLINED, 0),
             by_reason={reason.value: declined.get(reason.value, 0) for reason in DeclineReason},
         ),
+        escalations=escalations,
+        not_engaged_within_policy=not_engaged,
     )
+
+
+async def _escalations(
+    session: AsyncSession, scope: list[ColumnElement[bool]]
+) -> tuple[dict[str, int], int]:
+    """(incidents that reached each escalation level, escalated incidents where no SRE
+    joined before the last level: after it, or never)."""
+    rows = await session.execute(
+        select_columns(
+            col(Engagement.level), col(Engagement.schedule), col(Engagement.sre_engaged_at)
+        )
+        .join(Incident, col(Incident.id) == col(Engagement.incident_id))
+        .where(*scope, col(Engagement.level).is_not(None))
+    )
+    reached: dict[str, int] = {}
+    not_engaged = 0
+    for level, schedule, sre_engaged_at in rows.all():
+        assert level is not None
+        for fired in range(level + 1):
+            reached[str(fired)] = reached.get(str(fired), 0) + 1
+        if sre_engaged_at is None or level == len(schedule) - 1:
+            not_engaged += 1
+    return dict(sorted(reached.items(), key=lambda item: int(item[0]))), not_engaged

@@ -8,7 +8,8 @@ from app.core.db import SessionDep
 from app.core.errors import Forbidden, Unauthorized, UnsupportedMediaType, responses
 from app.core.pagination import Page, PageDep
 from app.core.security import AuthenticatedRoute, ReadIncidents
-from app.incidents.deps import CurrentIncident, LockedIncident
+from app.flows import incidents as incident_flows
+from app.incidents.deps import CurrentIncident, LockedIncident, PolicyDep
 from app.incidents.lookup import IncidentNotFound
 from app.incidents.service import InvalidTransition
 from app.status_updates import service
@@ -29,10 +30,16 @@ router = APIRouter(
     responses=responses(UnsupportedMediaType, InvalidTransition),
 )
 async def publish_update(
-    body: UpdateCreate, session: SessionDep, incident: LockedIncident, actor: IncidentActor
+    body: UpdateCreate,
+    session: SessionDep,
+    incident: LockedIncident,
+    policy: PolicyDep,
+    actor: IncidentActor,
 ) -> UpdateOut:
     """Publish an update for its audience, optionally moving the status or severity with it."""
-    update = await service.publish(session, incident, body, actor=actor.handle, via=actor.via)
+    update = await incident_flows.publish_update(
+        session, incident, body, policy=policy, actor=actor.handle, via=actor.via
+    )
     return UpdateOut.of(update)
 
 

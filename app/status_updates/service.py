@@ -1,5 +1,5 @@
 """Stakeholder updates: each one published on the incident's timeline and as an event,
-optionally moving the incident's status or severity in the same request."""
+recording the status or severity it moved the incident to."""
 
 from datetime import datetime
 
@@ -10,9 +10,8 @@ from sqlmodel import col, select
 from app.core.actors import Via
 from app.core.events import emit
 from app.core.pagination import PageParams, Rows, paginate
-from app.incidents import service as incident_service
 from app.incidents.models import Incident
-from app.incidents.schemas import IncidentRef, IncidentUpdate
+from app.incidents.schemas import IncidentRef
 from app.incidents.state import Status
 from app.status_updates.events import StatusUpdatePublished
 from app.status_updates.models import StatusUpdate
@@ -26,20 +25,13 @@ SUMMARY_CHARS = 200
 async def publish(
     session: AsyncSession, incident: Incident, body: UpdateCreate, *, actor: str, via: Via | None
 ) -> StatusUpdate:
-    """Publish an update; a status or severity sent with it is applied first (a move the
-    status machine refuses refuses the update too)."""
-    changes = IncidentUpdate()
-    if body.status is not None:
-        changes.status = Status(body.status)
-    if body.severity is not None:
-        changes.severity = body.severity
-    if changes.model_fields_set:
-        await incident_service.update_incident(session, incident, changes, actor=actor)
+    """Publish an update. A status or severity sent with it has been applied already
+    (`flows.incidents.publish_update`): the update records it."""
     update = StatusUpdate(
         incident_id=incident.id,
         message=body.message,
         audience=body.audience,
-        status=changes.status,
+        status=None if body.status is None else Status(body.status),
         severity=body.severity,
         author=actor,
         via=via.stored() if via else None,

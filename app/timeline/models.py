@@ -36,6 +36,7 @@ class EntryKind(StrEnum):
     RELATION = "relation"
     STATUS_UPDATE = "status_update"
     UPDATE_DUE = "update_due"
+    ESCALATED = "escalated"
 
 
 HUMAN_KINDS = frozenset(

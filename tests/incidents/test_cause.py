@@ -6,7 +6,7 @@ from sqlalchemy import delete
 
 from app.deploys.models import Deploy
 from tests.core.test_errors import assert_problem
-from tests.factories import make_incident, outbox_types, timeline
+from tests.factories import make_incident, outbox_types, read_incident, timeline
 
 
 async def record_deploy(client, **fields) -> dict:
@@ -80,7 +80,7 @@ async def test_an_unknown_deploy_is_a_problem_and_changes_nothing(client, databa
     )
     problem = assert_problem(response, 422)
     assert [e["field"] for e in problem["errors"]] == ["body.caused_by_deploy_id"]
-    assert (await client.get(url)).json() == incident
+    assert await read_incident(client, incident) == incident
     assert [e["kind"] for e in await timeline(client, incident)] == ["incident_created"]
     assert await outbox_types(database) == before
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.core.test_errors import assert_problem
-from tests.factories import make_incident, move, outbox_types, timeline
+from tests.factories import make_incident, move, outbox_types, read_incident, timeline
 from tests.integrations.test_alertmanager import FIRING, RESOLVED, send
 
 REASONS = ["false_positive", "duplicate", "not_an_incident", "test"]
@@ -45,7 +45,7 @@ async def test_a_declined_false_alarm_leaves_the_response_times_and_is_counted_a
     assert declined["decline_reason"] == "false_positive"
     assert declined["decline_note"] == "Synthetic probe misfired"
     assert declined["allowed_transitions"] == []
-    assert (await client.get(f"/api/v1/incidents/{alarm['id']}")).json() == declined
+    assert await read_incident(client, alarm) == declined
     await move(client, real, "resolved")  # 420 s
 
     (entry,) = (await timeline(client, alarm, kind="status_changed"))[-1:]
@@ -99,7 +99,7 @@ async def test_a_reason_goes_with_a_decline_and_only_with_it(client, body, field
     response = await client.patch(f"/api/v1/incidents/{incident['id']}", json=body)
     problem = assert_problem(response, 422)
     assert field in [error["field"] for error in problem["errors"]], problem
-    after = (await client.get(f"/api/v1/incidents/{incident['id']}")).json()
+    after = await read_incident(client, incident)
     assert after == incident
 
 
@@ -135,7 +135,7 @@ async def test_declined_is_final(client):
         assert problem["allowed"] == []
         assert "final" in problem["detail"]
     assert_problem(await decline(client, incident, "duplicate"), 409)
-    after = (await client.get(f"/api/v1/incidents/{incident['id']}")).json()
+    after = await read_incident(client, incident)
     assert after == declined
 
 
@@ -163,7 +163,7 @@ async def test_alertmanager_treats_a_declined_incident_as_closed_for_its_group(c
     assert again.json() == {"status": "duplicate", "opened": [], "updated": []}
     resolved = await send(client, RESOLVED)
     assert resolved.json() == {"status": "accepted", "opened": [], "updated": []}
-    assert (await client.get(f"/api/v1/incidents/{alarm['id']}")).json() == declined
+    assert await read_incident(client, alarm) == declined
 
     refire = json.loads(FIRING)
     refire["alerts"][0]["startsAt"] = "2026-11-28T15:00:00Z"
@@ -176,4 +176,4 @@ async def test_alertmanager_treats_a_declined_incident_as_closed_for_its_group(c
     assert fresh["recurrence_of"] is None
     alerts = (await client.get(f"/api/v1/incidents/{fresh['id']}/alerts")).json()["items"]
     assert {a["fingerprint"] for a in alerts} == {"fc08facb203df495", "3be26ca78bf93158"}
-    assert (await client.get(f"/api/v1/incidents/{alarm['id']}")).json() == declined
+    assert await read_incident(client, alarm) == declined

@@ -4,7 +4,7 @@ import pytest
 
 from app.incidents import service as incident_service
 from tests.core.test_errors import assert_problem
-from tests.factories import make_incident, move
+from tests.factories import make_incident, move, read_incident
 
 
 async def _ids(client, **params):
@@ -104,7 +104,7 @@ async def test_list_items_are_exactly_what_a_read_returns(client):
         client, labels={"a": "b"}, summary="s", started_at="2026-11-28T10:00:00.5+01:00"
     )
     await move(client, made, "mitigated")
-    read = (await client.get(f"/api/v1/incidents/{made['id']}")).json()
+    read = await read_incident(client, made)
     (listed,) = (await client.get("/api/v1/incidents")).json()["items"]
     assert listed == read
     assert list(listed) == list(read)  # same field order too

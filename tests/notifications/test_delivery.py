@@ -52,7 +52,7 @@ async def test_a_given_secret_signs_and_a_tampered_body_does_not_verify(client, 
         Webhook(SECRET).verify(tampered, request.headers)
 
 
-async def test_slack_format_sends_one_readable_signed_line(client, receiver, app):
+async def test_slack_format_sends_a_block_kit_message_with_a_readable_line(client, receiver, app):
     subscription = await subscribe(
         client, receiver.url, format="slack", events=["incident.status_changed"]
     )
@@ -61,7 +61,13 @@ async def test_slack_format_sends_one_readable_signed_line(client, receiver, app
 
     (request,) = await eventually(lambda: receiver.received, message="a slack delivery")
     body = Webhook(subscription["secret"]).verify(request.body, request.headers)
-    assert set(body) == {"text"}
+    assert set(body) == {"text", "blocks"}
+    assert [block["type"] for block in body["blocks"]] == [
+        "header",
+        "section",
+        "section",
+        "actions",
+    ]
     text = body["text"]
     link = f"{app.state.settings.public_url}/api/v1/incidents/{incident['reference']}/page"
     assert "Status triggered → acknowledged" in text

@@ -4,6 +4,7 @@ import asyncio
 import time
 from datetime import timedelta
 
+from app.engagement.policy import EscalationPolicy
 from app.notifications import queue
 from app.notifications.dispatcher import SHUTDOWN_GRACE_SECONDS, Dispatcher
 from tests.factories import make_incident
@@ -44,7 +45,7 @@ async def test_shutdown_releases_an_attempt_in_flight_and_a_new_dispatcher_finis
 
 
 async def test_a_delivery_whose_lease_ran_out_is_claimed_again(backend, tmp_path, receiver):
-    nobody = queue.SreTargets((), None)
+    nobody = queue.SreTargets.of(EscalationPolicy())
     async with running_app(backend, tmp_path, dispatcher_enabled=False) as (app, client):
         subscription = await subscribe(client, receiver.url, events=["incident.created"])
         await make_incident(client)

@@ -1,4 +1,4 @@
-"""SRE targets from settings: every new incident and a raise to sev1/sev2, unsubscribed."""
+"""SRE targets from MUSTER_SRE_NOTIFY_URLS: the escalation policy's shorthand, level 0."""
 
 import base64
 
@@ -12,19 +12,19 @@ from tests.notifications.receiver import eventually
 SECRET = "whsec_" + base64.b64encode(b"s" * 24).decode()
 
 
-async def test_sre_targets_get_new_incidents_and_raises_to_sev1_or_sev2(
+async def test_sre_notify_urls_are_a_level_0_every_new_incident_reaches(
     backend, tmp_path, receiver
 ):
+    """The shorthand: one level at 0 minutes, every severity; signed, unsubscribed."""
     targets = [f"{receiver.url}/pager", f"{receiver.url}/chat"]
     async with running_app(
         backend, tmp_path, sre_notify_urls=targets, sre_notify_secret=SECRET
     ) as (app, client):
         incident = await make_incident(client, severity="sev3")
         url = f"/api/v1/incidents/{incident['id']}"
-        for severity in ("sev1", "sev2", "sev4", "sev3", "sev2"):
+        for severity in ("sev1", "sev4"):
             response = await client.patch(url, json={"severity": severity})
             assert response.status_code == 200, response.text
-        await client.patch(url, json={"title": "Renamed"})
         await move(client, incident, "acknowledged")
         await join(client, incident, "alice", "sre")
         await make_incident(client, title="Minor", severity="sev4")
@@ -35,20 +35,14 @@ async def test_sre_targets_get_new_incidents_and_raises_to_sev1_or_sev2(
         for request in got:
             Webhook(SECRET).verify(request.body, request.headers)
         summary = sorted(
-            (
-                r.json()["type"],
-                r.json()["data"]["incident"]["title"],
-                (r.json()["data"].get("changes") or {}).get("severity", {}).get("to"),
-            )
+            (r.json()["type"], r.json()["data"]["incident"]["title"], r.json()["data"]["level"])
             for r in got
         )
         assert summary == [
-            ("incident.created", "Checkout errors", None),
-            ("incident.created", "Minor", None),
-            ("incident.updated", "Checkout errors", "sev1"),
-            ("incident.updated", "Checkout errors", "sev2"),
+            ("incident.escalated", "Checkout errors", 0),
+            ("incident.escalated", "Minor", 0),
         ], path
-    assert len(receiver.by_id()) == 8  # a delivery (webhook-id) per event and target
+    assert len(receiver.by_id()) == 4  # a delivery (webhook-id) per event and target
 
 
 @pytest.mark.parametrize("secret", ["raw-secret-of-sre-team", None])
@@ -64,7 +58,7 @@ async def test_sre_secret_may_be_raw_or_absent(backend, tmp_path, receiver, secr
     else:
         # a raw secret's UTF-8 bytes are the key
         payload = Webhook(secret.encode()).verify(request.body, request.headers)
-        assert payload["type"] == "incident.created"
+        assert payload["type"] == "incident.escalated"
 
 
 async def test_an_unusable_sre_secret_stops_the_app_from_starting(tmp_path):

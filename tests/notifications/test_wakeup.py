@@ -21,7 +21,7 @@ HEADERS = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 
 async def _paged(receiver: Receiver, count: int) -> bool:
-    return len([r for r in receiver.received if r.json()["type"] == "incident.created"]) >= count
+    return len([r for r in receiver.received if r.json()["type"] == "incident.escalated"]) >= count
 
 
 async def test_a_commit_wakes_the_dispatcher_in_its_process(backend, tmp_path, receiver):

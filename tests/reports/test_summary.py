@@ -183,6 +183,8 @@ async def test_every_figure_of_the_summary_is_exact(client, clock):
             "total": 0,
             "by_reason": {"false_positive": 0, "duplicate": 0, "not_an_incident": 0, "test": 0},
         },
+        "escalations": {},
+        "not_engaged_within_policy": 0,
     }
 
 
