@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from app.core.events import OutboxEvent
 from app.core.timers import Timer, TimerStatus
+from app.engagement.service import ESCALATION
 from tests.notifications.receiver import Receiver, eventually
 from tests.notifications.test_processes import HEADERS, Muster, postgres
 
@@ -68,7 +69,9 @@ async def test_each_level_fires_once_on_time_across_replicas_and_a_sigkill(tmp_p
 
             escalations = await _escalations(database)
             async with database.sessionmaker() as session:
-                timers = (await session.scalars(select(Timer))).all()
+                timers = (
+                    await session.scalars(select(Timer).where(Timer.kind == ESCALATION))
+                ).all()
     finally:
         for replica in replicas:
             replica.kill()

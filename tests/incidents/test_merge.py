@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from app.core.events import OutboxEvent
 from tests.core.test_errors import assert_problem
-from tests.factories import join, make_incident, move, outbox_types, timeline
+from tests.factories import join, make_incident, move, outbox_types, read_incident, timeline
 from tests.incidents.test_cause import record_deploy
 from tests.integrations.test_alertmanager import FIRING, send
 
@@ -35,7 +35,7 @@ async def alerts_of(client, incident: dict) -> list[str]:
 
 
 async def get(client, incident: dict) -> dict:
-    return dict((await client.get(f"/api/v1/incidents/{incident['id']}")).json())
+    return await read_incident(client, incident)
 
 
 async def test_two_alert_incidents_merged_into_a_person_opened_one_and_the_next_notification(
