@@ -88,7 +88,29 @@ def _headline(event_type: str, data: dict[str, Any]) -> str:
         return f"{participant.get('handle')} left"
     if event_type == EventType.TIMELINE_EVENT_ADDED:
         return f"Timeline: {(data.get('entry') or {}).get('summary')}"
-    return f"Event {event_type}"
+    return _learning_headline(event_type, data) or f"Event {event_type}"
+
+
+def _learning_headline(event_type: str, data: dict[str, Any]) -> str | None:
+    """Headlines of the events about coordinating and learning from incidents."""
+    if event_type == EventType.STATUS_UPDATE_PUBLISHED:
+        update = data.get("update") or {}
+        who = f"{update.get('audience')} by {update.get('author')}"
+        return f"Update for {who}: {update.get('message')}"
+    if event_type == EventType.INCIDENT_UPDATE_DUE:
+        return f"An update is due: none for {float(data.get('cadence_minutes') or 0):g} min"
+    if event_type == EventType.INCIDENT_MERGED:
+        return f"Merged into {(data.get('into') or {}).get('reference')}"
+    if event_type == EventType.ACTION_ITEM_OVERDUE:
+        item = data.get("action_item") or {}
+        return f"Action item overdue since {item.get('due')}: {item.get('title')}"
+    if event_type == EventType.POSTMORTEM_PUBLISHED:
+        return f"Retrospective published (revision {data.get('revision')})"
+    if event_type == EventType.DEPLOY_UNPROTECTED:
+        deploy = data.get("deploy") or {}
+        missing = ", ".join(m.get("title", "") for m in deploy.get("missing_measures") or [])
+        return f"{deploy.get('service')} {deploy.get('version')} deployed without: {missing}"
+    return None
 
 
 @dataclass(frozen=True)

@@ -200,3 +200,27 @@ def test_the_documented_policy_and_format_snippets_are_accepted(tmp_path):
         assert load_policy(
             make_settings("sqlite://", sre_escalation=json.dumps({"levels": [level]}))
         )
+
+
+async def test_a_stakeholder_update_reaches_slack_and_teams_with_its_message(
+    backend, tmp_path, receiver
+):
+    async with running_app(backend, tmp_path) as (_, client):
+        events = ["status_update.published"]
+        teams = await subscribe(client, f"{receiver.url}/teams", format="msteams", events=events)
+        await subscribe(client, f"{receiver.url}/slack", format="slack", events=events)
+        incident = await make_incident(client, title="Checkout errors")
+        published = await client.post(
+            f"/api/v1/incidents/{incident['id']}/updates",
+            json={
+                "message": "Payments fail for 5% of users; rollback under way",
+                "audience": "stakeholders",
+            },
+        )
+        assert published.status_code == 201, published.text
+        await eventually(lambda: deliveries(client, teams, status="delivered"), message="teams")
+        (slack,) = await eventually(lambda: at(receiver, "/slack"), message="slack")
+        (card,) = at(receiver, "/teams")
+    headline = "Update for stakeholders by service:bootstrap-admin: Payments fail for 5% of users"
+    assert headline in slack["text"]
+    assert headline in json.dumps(card["attachments"][0]["content"]["body"])
