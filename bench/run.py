@@ -260,11 +260,13 @@ def rss_mb(server: Server) -> float:
 
 def tool(*args: str) -> dict[str, object]:
     """Runs `python -m bench.page …` in its own process; its JSON answer."""
-    out = subprocess.run(
+    done = subprocess.run(
         [sys.executable, "-m", "bench.page", *args],
-        capture_output=True, text=True, check=True, cwd=HERE.parent,
-    ).stdout
-    return json.loads(out.splitlines()[-1])
+        capture_output=True, text=True, cwd=HERE.parent,
+    )
+    if done.returncode != 0:  # say why: the tool's own traceback, not only its exit status
+        sys.exit(f"bench.page {' '.join(args[:1])} failed ({done.returncode}):\n{done.stderr}")
+    return json.loads(done.stdout.splitlines()[-1])
 
 
 def pages(receiver: Server) -> list[dict[str, object]]:
