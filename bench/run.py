@@ -279,7 +279,8 @@ def wait_for_pages(receiver: Server, groups: set[str], seconds: float) -> dict[s
     while True:
         arrivals: dict[str, list[float]] = {}
         for page in pages(receiver):
-            if page["group"] in groups and page["type"] == "incident.created":
+            # SRE targets are paged with incident.escalated (level 0 at creation)
+            if page["group"] in groups and page["type"] == "incident.escalated":
                 arrivals.setdefault(page["group"], []).append(page["at"])
         if len(arrivals) == len(groups) or time.monotonic() > deadline:
             return arrivals
