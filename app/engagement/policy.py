@@ -23,6 +23,7 @@ from sqlmodel import col, select
 
 from app.catalog.models import Service
 from app.core.settings import Settings
+from app.core.structured import read_structured
 from app.incidents.state import Severity
 from app.notifications.models import Format
 from app.notifications.signing import decode_secret
@@ -158,9 +159,7 @@ def _where(source: str) -> str:
 def _read(source: str) -> Any:
     if _inline(source):
         return json.loads(source)
-    path = Path(source)
-    content = path.read_text()
-    return json.loads(content) if path.suffix == ".json" else yaml.safe_load(content)
+    return read_structured(Path(source))
 
 
 def load_policy(settings: Settings) -> EscalationPolicy:
