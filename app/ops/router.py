@@ -1,5 +1,6 @@
 """Liveness, readiness and Prometheus metrics."""
 
+import asyncio
 import logging
 
 from fastapi import APIRouter, Request, Response
@@ -15,6 +16,9 @@ from app.reports import service as report_service
 
 router = APIRouter(tags=["operations"])
 log = logging.getLogger("muster.ops")
+# The open-incident gauge waits at most this long for the database (a pool held by
+# other work, a database that hangs), then the scrape is served without it.
+GAUGE_TIMEOUT_SECONDS = 2.0
 
 
 class Health(BaseModel):
@@ -61,8 +65,8 @@ async def readyz(request: Request, database: DatabaseDep) -> Readiness:
 async def metrics(request: Request, database: DatabaseDep) -> Response:
     """Prometheus metrics: requests by route and status, open incidents, SRE engagement."""
     counts: dict[tuple[str, str], int] | None = None
-    try:
-        async with database.sessionmaker() as session:
+    try:  # bounded: a scrape must answer within Prometheus's timeout, pool busy or not
+        async with asyncio.timeout(GAUGE_TIMEOUT_SECONDS), database.sessionmaker() as session:
             counts = await report_service.open_incident_counts(session)
     except Exception as exc:  # the process metrics are still worth serving
         log.warning("open-incident gauge unavailable: %s", type(exc).__name__)
