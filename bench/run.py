@@ -344,6 +344,28 @@ def steady(server: Server, kind: str, capacity: float, token: str, path: str = "
     return result  # type: ignore[return-value]
 
 
+def paging(sa_url: str, dsn: str, tmp: Path, servers: list["Server"]) -> dict[str, dict[str, float]]:
+    """Time to page on PostgreSQL and SQLite, then the storm: the rows an SRE feels."""
+    results: dict[str, dict[str, float]] = {}
+    receiver = Server("receiver", [sys.executable, "-m", "bench.page", "receive", "{port}"], os.environ, "/pages", tmp)
+    servers.append(receiver)
+    sre = {"MUSTER_SRE_NOTIFY_URLS": f"{receiver.url}/sre", "MUSTER_SRE_NOTIFY_SECRET": SRE_SECRET}
+    print("time to page, alert storm …", file=sys.stderr)
+    for name, env in (
+        ("page", muster_env(sa_url, 1) | sre),
+        ("page_sqlite", muster_env(f"sqlite+aiosqlite:///{tmp / 'page.db'}", 1) | sre),
+    ):
+        server = Server(f"muster-{name}", [str(BIN / "muster"), "serve"], env, "/readyz", tmp)
+        servers.append(server)
+        results[name] = time_to_page(server, receiver, f"{name}-{uuid.uuid4().hex[:6]}")
+        server.stop()
+        servers.remove(server)
+    stormed = Server("muster-storm", [str(BIN / "muster"), "serve"], muster_env(sa_url, 2) | sre, "/readyz", tmp)
+    servers.append(stormed)
+    results["storm"] = storm(stormed, receiver, dsn, f"storm-{uuid.uuid4().hex[:6]}")
+    return results
+
+
 def main() -> None:
     cores = os.cpu_count() or 1
     db = f"muster_bench_{uuid.uuid4().hex[:8]}"
@@ -367,6 +389,9 @@ def main() -> None:
         env1 = muster_env(sa_url, 1)
         subprocess.run([str(BIN / "muster"), "migrate"], env=env1, check=True, capture_output=True)
         key = create_key(env1)
+        if sys.argv[1:] == ["paging"]:  # `python -m bench.run paging`: only those rows
+            print(json.dumps(paging(sa_url, dsn, tmp, servers)))
+            return
         am = {"BENCH_AM_TOKEN": AM_TOKEN}
         api = {"BENCH_API_KEY": key}
 
@@ -444,22 +469,7 @@ def main() -> None:
         muster2.stop()
         servers.remove(muster2)
 
-        receiver = Server("receiver", [sys.executable, "-m", "bench.page", "receive", "{port}"], os.environ, "/pages", tmp)
-        servers.append(receiver)
-        sre = {"MUSTER_SRE_NOTIFY_URLS": f"{receiver.url}/sre", "MUSTER_SRE_NOTIFY_SECRET": SRE_SECRET}
-        print("time to page, alert storm …", file=sys.stderr)
-        for name, env in (
-            ("page", muster_env(sa_url, 1) | sre),
-            ("page_sqlite", muster_env(f"sqlite+aiosqlite:///{tmp / 'page.db'}", 1) | sre),
-        ):
-            paging = Server(f"muster-{name}", [str(BIN / "muster"), "serve"], env, "/readyz", tmp)
-            servers.append(paging)
-            results[name] = time_to_page(paging, receiver, f"{name}-{uuid.uuid4().hex[:6]}")
-            paging.stop()
-            servers.remove(paging)
-        stormed = Server("muster-storm", [str(BIN / "muster"), "serve"], muster_env(sa_url, 2) | sre, "/readyz", tmp)
-        servers.append(stormed)
-        results["storm"] = storm(stormed, receiver, dsn, f"storm-{uuid.uuid4().hex[:6]}")
+        results |= paging(sa_url, dsn, tmp, servers)
     finally:
         for server in servers:
             server.stop()

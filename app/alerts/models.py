@@ -21,7 +21,8 @@ class Alert(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("incident_id", "fingerprint"),
         Index("ix_alerts_fingerprint", "fingerprint"),
-        Index("ix_alerts_alertname", "alertname"),
+        # (name, incident): recurrence probes one entry per candidate incident
+        Index("ix_alerts_alertname_incident", "alertname", "incident_id"),
         Index("ix_alerts_incident_order", "incident_id", "first_received_at", "id"),
     )
 

@@ -29,6 +29,7 @@ from app.core.db import (
 )
 from app.core.errors import Conflict, NotFound
 from app.core.pagination import PageParams, Rows, paginate
+from app.engagement.policy import Levels, readable_levels
 from app.incidents.models import Incident
 
 API, IMPORT = "api", "import"  # how a service was described (`seen`: it was not)
@@ -173,12 +174,13 @@ class IncidentCatalog:
 
     links: list[tuple[str, Link]]  # (source: `catalog:<service>`, link)
     checklist: list[TemplateItem]
+    escalations: dict[str, Levels]  # the services' own escalation levels, by name
 
 
 async def for_incident(session: AsyncSession, services: Sequence[str]) -> IncidentCatalog:
     """The runbooks, links and extra checklist items of `services`, in their order."""
     if not services:
-        return IncidentCatalog([], [])
+        return IncidentCatalog([], [], {})
     found = (await session.scalars(select(Service).where(col(Service.name).in_(services)))).all()
     by_name = {service.name: service for service in found}
     links: list[tuple[str, Link]] = []
@@ -191,7 +193,8 @@ async def for_incident(session: AsyncSession, services: Sequence[str]) -> Incide
             links.append((source, runbook))
         links.extend((source, Link.model_validate(link)) for link in service.links)
         checklist.extend(TemplateItem.model_validate(item) for item in service.checklist)
-    return IncidentCatalog(links, checklist)
+    escalations = readable_levels((service.name, service.escalation) for service in found)
+    return IncidentCatalog(links, checklist, escalations)
 
 
 # Prometheus conventions: alerting rules' annotations that point at a page.

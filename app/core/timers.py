@@ -6,9 +6,10 @@ it), its `subject_id` (the incident, the action item…), a `key` telling timers
 kind and subject apart (`level-2`), when it is due and a small JSON `payload`.
 `(kind, subject_id, key)` is unique, so scheduling is idempotent.
 
-- `schedule`, `cancel` and `pending` only flush, inside the caller's transaction: a timer exists
-  exactly when the change that scheduled it commits, and a cancel is undone with a
-  rolled-back change.
+- `schedule` (`schedule_new` for a subject made in the same transaction), `cancel`
+  and `pending` only flush, inside the caller's transaction: a timer exists exactly
+  when the change that scheduled it commits, and a cancel is undone with a rolled-back
+  change.
 - `TimerLoop` runs beside the dispatcher in every replica. It claims one due timer at a
   time (`FOR UPDATE SKIP LOCKED` on PostgreSQL; on SQLite the marking update takes the
   one write lock and re-checks the row), marks it fired and runs the handler registered
@@ -44,6 +45,7 @@ from app.core.db import (
     Database,
     JSONType,
     UTCDateTime,
+    add_row,
     after_commit,
     table_of,
     upsert_insert,
@@ -131,6 +133,34 @@ async def schedule(
         return False
     _wake_after_commit(session)
     return True
+
+
+def schedule_new(
+    session: AsyncSession,
+    *,
+    kind: str,
+    subject_id: uuid.UUID,
+    due_at: datetime,
+    key: str = "",
+    payload: dict[str, Any] | None = None,
+) -> None:
+    """`schedule` for a subject made in this transaction, which no timer can name yet:
+    the row is queued with the subject's own (`add_row`), no round trip of its own."""
+    row = {
+        "id": uuid.uuid4(),
+        "kind": kind,
+        "subject_id": subject_id,
+        "key": key,
+        "due_at": due_at,
+        "payload": payload or {},
+        "status": TimerStatus.PENDING.value,
+        "attempts": 0,
+        "last_error": None,
+        "created_at": utcnow(),
+        "fired_at": None,
+    }
+    add_row(session, _TABLE, row)
+    _wake_after_commit(session)
 
 
 async def cancel(

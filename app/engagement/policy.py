@@ -11,7 +11,7 @@ the policy's `services`, else the default levels.
 import contextlib
 import hashlib
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Self
 from urllib.parse import urlsplit
@@ -130,10 +130,16 @@ async def catalog_levels(
     statement = select(Service.name, Service.escalation).where(col(Service.escalation).is_not(None))
     if services is not None:
         statement = statement.where(col(Service.name).in_(list(services)))
+    return readable_levels((await session.execute(statement)).all())
+
+
+def readable_levels(escalations: Iterable[tuple[str, Any]]) -> dict[str, Levels]:
+    """Catalog services' stored `escalation` values by name, those that still read."""
     found: dict[str, Levels] = {}
-    for name, escalation in (await session.execute(statement)).all():
-        with contextlib.suppress(ValidationError):
-            found[name] = Levels.model_validate(escalation)
+    for name, escalation in escalations:
+        if escalation is not None:
+            with contextlib.suppress(ValidationError):
+                found[name] = Levels.model_validate(escalation)
     return found
 
 

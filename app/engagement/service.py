@@ -7,7 +7,8 @@ level either fired before the join committed, or sees the join and stops.
 """
 
 import uuid
-from datetime import timedelta
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 
 from sqlalchemy import exists
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,11 +16,11 @@ from sqlmodel import col, select
 
 from app.core import timers
 from app.core.clock import utcnow
-from app.core.db import insert_ignoring_conflict
+from app.core.db import add_row, insert_ignoring_conflict, table_of
 from app.core.events import emit
 from app.engagement.events import IncidentEscalated
 from app.engagement.models import Engagement
-from app.engagement.policy import EscalationPolicy, catalog_levels, schedule_for
+from app.engagement.policy import EscalationPolicy, Levels, catalog_levels, schedule_for
 from app.incidents.models import Incident
 from app.incidents.schemas import IncidentOut
 from app.incidents.state import Status
@@ -92,6 +93,51 @@ async def start(session: AsyncSession, incident: Incident, policy: EscalationPol
     await _arm(session, incident, engagement, 0)
 
 
+def start_new(
+    session: AsyncSession,
+    incident: Incident,
+    policy: EscalationPolicy,
+    catalog: Mapping[str, Levels],
+) -> None:
+    """`start` for an incident opened in this transaction, with its services' `catalog`
+    levels already read: nothing can have started or stopped its escalation, nor can
+    an SRE be on it yet, so there is nothing to look up or lock. The levels due at once
+    fire, and the engagement row and the next level's timer are queued with the
+    incident's other rows: an opening pays no round trip for its escalation."""
+    if not policy.covers(incident.severity) or incident.status not in ESCALATING:
+        return
+    policy_key, levels = schedule_for(policy, incident.services, catalog)
+    if not levels:
+        return
+    started = utcnow()
+    schedule = [level.after_minutes for level in levels]
+    due = [started + timedelta(minutes=minutes) for minutes in schedule]
+    following = 0  # the next level to fire
+    while following < len(schedule) and due[following] <= started:
+        _announce(session, incident, started, schedule, following)
+        following += 1
+    next_at = due[following] if following < len(schedule) else None
+    row = Engagement(
+        incident_id=incident.id,
+        policy=policy_key,
+        schedule=schedule,
+        started_at=started,
+        level=following - 1 if following else None,
+        next_escalation_at=next_at,
+        updated_at=started,
+    )
+    add_row(session, table_of(Engagement), row.model_dump())
+    if next_at is not None:
+        timers.schedule_new(
+            session,
+            kind=ESCALATION,
+            subject_id=incident.id,
+            key=_level_key(following),
+            due_at=next_at,
+            payload={"level": following},
+        )
+
+
 async def _arm(
     session: AsyncSession, incident: Incident, engagement: Engagement, level: int
 ) -> None:
@@ -133,12 +179,25 @@ async def _fire(
     session: AsyncSession, incident: Incident, engagement: Engagement, level: int
 ) -> None:
     assert engagement.started_at is not None
-    now = utcnow()
-    waited = max((now - engagement.started_at).total_seconds(), 0.0)
-    final = level == len(engagement.schedule) - 1
     engagement.level = level
     engagement.next_escalation_at = None
-    engagement.updated_at = now
+    engagement.updated_at = utcnow()
+    final = _announce(session, incident, engagement.started_at, engagement.schedule, level)
+    await session.flush()
+    if not final:
+        await _arm(session, incident, engagement, level + 1)
+
+
+def _announce(
+    session: AsyncSession,
+    incident: Incident,
+    started_at: datetime,
+    schedule: list[float],
+    level: int,
+) -> bool:
+    """Level `level` fires: on the timeline and as `incident.escalated`. True for the last."""
+    waited = max((utcnow() - started_at).total_seconds(), 0.0)
+    final = level == len(schedule) - 1
     timeline_service.record(
         session,
         incident,
@@ -153,9 +212,7 @@ async def _fire(
             incident=IncidentOut.of(incident), level=level, waited_seconds=waited, final=final
         ),
     )
-    await session.flush()
-    if not final:
-        await _arm(session, incident, engagement, level + 1)
+    return final
 
 
 def _minutes(seconds: float) -> str:

@@ -60,8 +60,8 @@ async def open_incident(
     note_services(session, incident.services)
     checklist_service.create_checklist(session, incident, template.extended(catalog.checklist))
     catalog_service.add_links(session, incident, catalog.links)
-    await update_flows.arm(session, incident, update_cadence)
-    await engagement_service.start(session, incident, policy)
+    update_flows.arm(session, incident, update_cadence)
+    engagement_service.start_new(session, incident, policy, catalog.escalations)
     if lookback_days is not None:
         await recurrence.link_recurrence(
             session, incident, lookback_days=lookback_days, actor=actor

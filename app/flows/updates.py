@@ -31,11 +31,17 @@ KIND = "update_cadence"
 AUTHOR = "muster"
 
 
-async def arm(session: AsyncSession, incident: Incident, cadence: Mapping[str, float]) -> None:
-    """Arm a new incident's cadence timer (none when no severity has a cadence)."""
+def arm(session: AsyncSession, incident: Incident, cadence: Mapping[str, float]) -> None:
+    """Arm the cadence timer of an incident opened in this transaction (none when no
+    severity has a cadence); queued with the incident's rows."""
     if cadence:
-        first = incident.created_at + timedelta(minutes=min(cadence.values()))
-        await _arm(session, incident, first, {"cadence": dict(cadence)})
+        timers.schedule_new(
+            session,
+            kind=KIND,
+            subject_id=incident.id,
+            due_at=incident.created_at + timedelta(minutes=min(cadence.values())),
+            payload={"cadence": dict(cadence)},
+        )
 
 
 async def _arm(
