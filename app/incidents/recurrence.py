@@ -26,6 +26,7 @@ from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
     Row,
+    Select,
     String,
     bindparam,
     cast,
@@ -149,14 +150,10 @@ def _lookups(
     look-back), `names` and `services` (same alert name on a shared service),
     `fingerprints` (same alert); `group` and `firing` for the `previous` look-ups.
     """
-    # A false alarm repeats nothing; a merged incident is repeated as its survivor.
-    not_measured = col(Incident.status).in_(NOT_MEASURED)
-    earlier = (col(Incident.started_at) >= bindparam("since", type_=UTCDateTime())) & ~not_measured
-    if bounded:
-        earlier &= col(Incident.number) < bindparam("number")
     candidate = (col(Incident.id), col(Incident.number), col(Incident.services))
     no_name = cast(null(), String).label("name")
     no_fingerprint = cast(null(), String).label("fingerprint")
+    newest = newest_match_first()
     lookups = []
     if previous:
         ended = col(Incident.status).not_in([*OPEN, *NOT_MEASURED])
@@ -168,28 +165,80 @@ def _lookups(
             .join(Alert, col(Alert.incident_id) == col(Incident.id))
             .where(ended, in_bound(col(Alert.fingerprint), "firing", backend)),
         ]
-    recurrence = false().label("previous")
-    if by_name:
-        shares = json_list_has_any(col(Incident.services), "services", backend)
-        label = _alertname_label()
-        lookups += [
-            select(*candidate, col(Alert.alertname).label("name"), no_fingerprint, recurrence)
-            .join(Alert, col(Alert.incident_id) == col(Incident.id))
-            .where(earlier, shares, in_bound(col(Alert.alertname), "names", backend)),
-            select(*candidate, label.label("name"), no_fingerprint, recurrence).where(
-                earlier, shares, in_bound(label, "names", backend)
-            ),
-        ]
     if by_fingerprint:
         lookups.append(
-            select(
-                *candidate, col(Alert.alertname).label("name"), col(Alert.fingerprint), recurrence
-            )
+            select(*candidate, col(Alert.alertname).label("name"), col(Alert.fingerprint), _NO)
             .join(Alert, col(Alert.incident_id) == col(Incident.id))
-            .where(earlier, in_bound(col(Alert.fingerprint), "fingerprints", backend))
+            .where(
+                _earlier(Incident, bounded),
+                in_bound(col(Alert.fingerprint), "fingerprints", backend),
+            )
         )
-    newest = newest_match_first()
-    return union_all(*(select(q.order_by(newest).limit(1).subquery()) for q in lookups))
+    kinds = [select(q.order_by(newest).limit(1).subquery()) for q in lookups]
+    if by_name:
+        # A name shared by many earlier incidents (an alert storm, a flapping alert)
+        # matches among the newest ones: those are tried first, by the number index,
+        # and the look-up over every match runs only when none of them matches.
+        columns = ("id", "number", "services", "labels", "started_at", "status")
+        recent: Any = (
+            select(*(col(getattr(Incident, name)) for name in columns))
+            .where(col(Incident.number) < bindparam("number") if bounded else true())
+            .order_by(col(Incident.number).desc())  # by its index
+            .limit(RECENT)
+            .subquery()
+            .c
+        )
+        for by_alert in (True, False):
+            tries = [
+                select(q.order_by(order).limit(1).subquery())
+                for q, order in (
+                    (_by_name(recent, by_alert, backend, bounded), recent.number.desc()),
+                    (_by_name(Incident, by_alert, backend, bounded), newest),
+                )
+            ]
+            first = select(union_all(*tries).subquery()).limit(1).subquery()
+            kinds.append(select(first))
+    return union_all(*kinds)
+
+
+# How many of the newest incidents a look-up by name tries before all of its matches.
+RECENT = 100
+_NO = false().label("previous")  # a recurrence, not the previous incident of its group
+
+
+def _earlier(incidents: Any, bounded: bool) -> ColumnElement[bool]:
+    """Started within the look-back (`since`), earlier than `number` when `bounded`, and
+    neither declined nor merged: a false alarm repeats nothing, and a merged incident is
+    repeated as its survivor."""
+    since = bindparam("since", type_=UTCDateTime())
+    earlier: ColumnElement[bool] = (incidents.started_at >= since) & ~incidents.status.in_(
+        NOT_MEASURED
+    )
+    if bounded:
+        earlier &= incidents.number < bindparam("number")
+    return earlier
+
+
+def _by_name(incidents: Any, by_alert: bool, backend: Backend, bounded: bool) -> Select[Any]:
+    """Earlier `incidents` sharing a service that had an alert of one of `names`
+    (`by_alert`), or carry one as their `alertname` label (incidents opened by the API)."""
+    candidate = (incidents.id, incidents.number, incidents.services)
+    no_fingerprint = cast(null(), String).label("fingerprint")
+    shares = json_list_has_any(incidents.services, "services", backend)
+    if by_alert:
+        return (
+            select(*candidate, col(Alert.alertname).label("name"), no_fingerprint, _NO)
+            .join(Alert, col(Alert.incident_id) == incidents.id)
+            .where(
+                _earlier(incidents, bounded),
+                shares,
+                in_bound(col(Alert.alertname), "names", backend),
+            )
+        )
+    label = _alertname_label(incidents)
+    return select(*candidate, label.label("name"), no_fingerprint, _NO).where(
+        _earlier(incidents, bounded), shares, in_bound(label, "names", backend)
+    )
 
 
 async def link_recurrence(
@@ -236,9 +285,9 @@ def link(session: AsyncSession, incident: Incident, match: Match, *, actor: str)
     emit(session, IncidentUpdated.of(incident, change))
 
 
-def _alertname_label() -> ColumnElement[str]:
+def _alertname_label(incidents: Any = Incident) -> ColumnElement[str]:
     """`labels ->> 'alertname'`, spelled exactly as its expression index is (both databases)."""
-    label: ColumnElement[str] = col(Incident.labels).op("->>", return_type=String())(
+    label: ColumnElement[str] = incidents.labels.op("->>", return_type=String())(
         literal_column("'alertname'")
     )
     return label

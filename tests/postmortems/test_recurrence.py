@@ -7,6 +7,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from app.incidents.recurrence import RECENT
 from tests.core.test_errors import assert_problem
 from tests.factories import make_incident, move, timeline
 from tests.integrations.test_alertmanager import send
@@ -199,3 +200,25 @@ async def test_an_incident_that_repeats_nothing_has_an_empty_recurrence(client, 
     assert view["incident"]["id"] == incident["id"]
     assert_problem(await client.get("/api/v1/incidents/INC-404/recurrence"), 404)
     assert_problem(await anon_client.get(f"/api/v1/incidents/{incident['id']}/recurrence"), 401)
+
+
+async def test_a_name_is_matched_past_the_newest_incidents_and_among_them(client):
+    """The look-up by alert name tries the newest incidents first (`RECENT`), then all:
+    a match older than those is still found, and a newer one wins over it."""
+    oldest = await open_from_alertmanager(client, notification("g-old", ("fp-a", "DiskFull", "db")))
+    for n in range(RECENT):  # as many newer incidents, none of them on db
+        await make_incident(client, title=f"unrelated {n}", services=["web"])
+    past = await open_from_alertmanager(client, notification("g-past", ("fp-b", "DiskFull", "db")))
+    assert past["recurrence_of"] == oldest["id"]
+    among = await open_from_alertmanager(client, notification("g-new", ("fp-c", "DiskFull", "db")))
+    assert among["recurrence_of"] == past["id"]
+    # And the same for an incident opened by hand with the `alertname` label.
+    by_hand = await make_incident(
+        client,
+        title="disk again",
+        services=["db"],
+        labels={"alertname": "DiskFull"},
+        started_at="2026-03-02T00:00:00Z",  # within the look-back of the alerts' start
+    )
+    detail = (await client.get(f"/api/v1/incidents/{by_hand['id']}")).json()
+    assert detail["recurrence_of"] == among["id"]
