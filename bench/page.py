@@ -176,12 +176,22 @@ class Connections:
         self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
 
     async def request(self, raw: bytes) -> int:
-        """Sends `raw` on an idle connection (a new one when none is), returns the status."""
-        reader, writer = self.idle.pop() if self.idle else await asyncio.open_connection(
-            self.host, self.port
-        )
+        """Sends `raw` on an idle connection (a new one when none is), returns the status.
+
+        A kept-alive connection the server closed meanwhile (idle past its keep-alive
+        timeout) answers nothing at all: the request is sent again on a new one."""
+        reused = bool(self.idle)
+        reader, writer = self.idle.pop() if reused else await self._open()
         writer.write(raw)
-        head = await reader.readuntil(b"\r\n\r\n")
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, ConnectionError) as exc:
+            if not reused or getattr(exc, "partial", b""):
+                raise
+            writer.close()
+            reader, writer = await self._open()
+            writer.write(raw)
+            head = await reader.readuntil(b"\r\n\r\n")
         status = int(head[9:12])
         length = 0
         for line in head.split(b"\r\n"):
@@ -190,6 +200,9 @@ class Connections:
         await reader.readexactly(length)
         self.idle.append((reader, writer))
         return status
+
+    async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        return await asyncio.open_connection(self.host, self.port)
 
     def close(self) -> None:
         for _, writer in self.idle:
