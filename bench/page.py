@@ -25,7 +25,6 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import httpx
 import orjson
 import uvicorn
 
@@ -110,28 +109,28 @@ def notification(group: str) -> bytes:
 async def send_alerts(args: argparse.Namespace) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {args.token}", "Content-Type": "application/json"}
     groups = [f"{args.tag}-{i}" for i in range(args.count)]
+    path = "/api/v1/webhooks/alertmanager"
+    requests = {g: raw_request("POST", args.url, path, headers, notification(g)) for g in groups}
+    connections = Connections(*_host_port(args.url))
     answered: dict[str, float] = {}
     statuses: dict[str, int] = {}
-    limits = httpx.Limits(max_connections=args.concurrency or 64)
-    async with httpx.AsyncClient(
-        base_url=args.url, headers=headers, limits=limits, timeout=60
-    ) as http:
 
-        async def post(group: str) -> None:
-            response = await http.post("/api/v1/webhooks/alertmanager", content=notification(group))
-            answered[group], statuses[group] = time.time(), response.status_code
+    async def post(group: str) -> None:
+        statuses[group] = await asyncio.wait_for(connections.request(requests[group]), 60)
+        answered[group] = time.time()
 
-        started = time.time()
-        if args.concurrency:  # a storm: that many senders, each posting its share back to back
-            queue = list(reversed(groups))
+    started = time.time()
+    if args.concurrency:  # a storm: that many senders, each posting its share back to back
+        queue = list(reversed(groups))
 
-            async def sender() -> None:
-                while queue:
-                    await post(queue.pop())
+        async def sender() -> None:
+            while queue:
+                await post(queue.pop())
 
-            await asyncio.gather(*(sender() for _ in range(args.concurrency)))
-        else:
-            await open_loop(args.rate, len(groups), lambda i: post(groups[i]))
+        await asyncio.gather(*(sender() for _ in range(args.concurrency)))
+    else:
+        await open_loop(args.rate, len(groups), lambda i: post(groups[i]))
+    connections.close()
     return {"started": started, "answered": answered, "statuses": statuses}
 
 
@@ -209,6 +208,11 @@ class Connections:
             writer.close()
 
 
+def _host_port(url: str) -> tuple[str, int]:
+    host, port = url.split("//", 1)[1].rsplit(":", 1)
+    return host, int(port)
+
+
 def raw_request(method: str, url: str, path: str, headers: dict[str, str], body: bytes = b"") -> bytes:
     host = url.split("//", 1)[1]
     lines = [f"{method} {path} HTTP/1.1", f"Host: {host}", f"Content-Length: {len(body)}"]
@@ -218,8 +222,7 @@ def raw_request(method: str, url: str, path: str, headers: dict[str, str], body:
 
 async def steady(args: argparse.Namespace) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {args.token}", "Content-Type": "application/json"}
-    host, port = args.url.split("//", 1)[1].rsplit(":", 1)
-    connections = Connections(host, int(port))
+    connections = Connections(*_host_port(args.url))
     errors = 0
     get = raw_request("GET", args.url, args.path, headers)
 
