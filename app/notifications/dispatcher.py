@@ -51,7 +51,7 @@ from app.core.settings import Settings
 from app.engagement import links
 from app.engagement.policy import load_policy
 from app.notifications import egress, formats, queue, signing
-from app.notifications.models import Delivery, Format
+from app.notifications.models import DeliveryStatus, Format
 from app.notifications.queue import Job, Outcome, RetryPolicy, SreTargets
 
 log = logging.getLogger("muster.dispatcher")
@@ -220,11 +220,11 @@ class Dispatcher:
             await self._release([job])
             raise
         try:
-            delivery = await self._recorder.record(job, outcome)
+            status = await self._recorder.record(job, outcome)
         except Exception as exc:  # the lease runs out and the delivery is retried
             log.warning("could not record delivery %s: %r", job.delivery_id, exc)
             return
-        if delivery is None:
+        if status is None:
             log.info("delivery %s was reclaimed or deleted meanwhile", job.delivery_id)
             return
         log.log(
@@ -232,7 +232,7 @@ class Dispatcher:
             "delivery %s to %s: %s",
             job.delivery_id,
             _host(job.url),
-            delivery.status,
+            status,
             extra={
                 "delivery_id": str(job.delivery_id),
                 "event_type": job.event_type,
@@ -301,12 +301,16 @@ class Dispatcher:
         await asyncio.gather(*pending, return_exceptions=True)
 
 
+_Waiting = tuple[Job, Outcome, "asyncio.Future[DeliveryStatus | None]"]
+
+
 class _Recorder:
     """Records the outcomes of concurrent sends together (group commit).
 
     The first send to finish records its outcome at once; outcomes that finish while a
     recording transaction runs wait for it and are then recorded in one transaction, so
-    under a backlog a batch costs one BEGIN and one COMMIT instead of one each. If that
+    under a backlog a batch costs one BEGIN and one COMMIT instead of one each, and its
+    delivered outcomes one statement on PostgreSQL (`queue.record_delivered`). If that
     transaction fails, every outcome in it fails: their leases run out and they are
     sent again, as a single failed recording would be.
     """
@@ -314,11 +318,12 @@ class _Recorder:
     def __init__(self, database: Database, policy: RetryPolicy) -> None:
         self._database = database
         self._policy = policy
-        self._waiting: list[tuple[Job, Outcome, asyncio.Future[Delivery | None]]] = []
+        self._waiting: list[_Waiting] = []
         self._lock = asyncio.Lock()
 
-    async def record(self, job: Job, outcome: Outcome) -> Delivery | None:
-        recorded: asyncio.Future[Delivery | None] = asyncio.get_running_loop().create_future()
+    async def record(self, job: Job, outcome: Outcome) -> DeliveryStatus | None:
+        """The delivery's status once `outcome` is recorded; None when its claim was lost."""
+        recorded: asyncio.Future[DeliveryStatus | None] = asyncio.get_running_loop().create_future()
         self._waiting.append((job, outcome, recorded))
         async with self._lock:
             if self._waiting:
@@ -326,15 +331,19 @@ class _Recorder:
                 await self._record(batch)
         return await recorded
 
-    async def _record(
-        self, batch: list[tuple[Job, Outcome, asyncio.Future[Delivery | None]]]
-    ) -> None:
+    async def _record(self, batch: list[_Waiting]) -> None:
+        delivered = [(job, outcome) for job, outcome, _ in batch if outcome.delivered]
         try:
             async with self._database.sessionmaker() as session, session.begin():
-                deliveries = [
-                    await queue.record(session, job, outcome, policy=self._policy)
-                    for job, outcome, _ in batch
-                ]
+                done = await queue.record_delivered(session, delivered, policy=self._policy)
+                statuses = {
+                    job.delivery_id: DeliveryStatus.DELIVERED if job.delivery_id in done else None
+                    for job, _ in delivered
+                }
+                for job, outcome, _ in batch:
+                    if not outcome.delivered:
+                        failed = await queue.record(session, job, outcome, policy=self._policy)
+                        statuses[job.delivery_id] = failed.status if failed else None
         except Exception as exc:
             for _, _, recorded in batch:
                 recorded.set_exception(exc)
@@ -343,5 +352,5 @@ class _Recorder:
             for _, _, recorded in batch:
                 recorded.cancel()
             raise
-        for (_, _, recorded), delivery in zip(batch, deliveries, strict=True):
-            recorded.set_result(delivery)
+        for job, _, recorded in batch:
+            recorded.set_result(statuses[job.delivery_id])

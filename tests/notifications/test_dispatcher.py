@@ -80,6 +80,45 @@ async def test_a_delivery_whose_lease_ran_out_is_claimed_again(backend, tmp_path
     assert [r.webhook_id for r in receiver.received] == [str(job.delivery_id)]
 
 
+async def test_delivered_outcomes_are_recorded_together_each_fenced_by_its_claim(
+    backend, tmp_path, receiver
+):
+    nobody = queue.SreTargets.of(EscalationPolicy())
+    policy = queue.RetryPolicy(max_attempts=4, base_seconds=1, cap_seconds=1)
+    async with running_app(backend, tmp_path, dispatcher_enabled=False) as (app, client):
+        subscription = await subscribe(client, receiver.url, events=["incident.created"])
+        await make_incident(client, title="first")
+        await make_incident(client, title="second")
+        database = app.state.database
+        async with database.sessionmaker() as session, session.begin():
+            await queue.fan_out(session, sre=nobody, limit=10)
+            jobs = await queue.claim(
+                session, lease=timedelta(seconds=0), limit=10, sre=nobody, max_attempts=4
+            )
+        assert len(jobs) == 2
+        # The second one's lease ran out and another dispatcher claimed it again.
+        async with database.sessionmaker() as session, session.begin():
+            (again,) = await queue.claim(
+                session, lease=timedelta(minutes=5), limit=1, sre=nobody, max_attempts=4
+            )
+        (superseded,) = [job for job in jobs if job.delivery_id == again.delivery_id]
+        (other,) = [job for job in jobs if job.delivery_id != again.delivery_id]
+        assert (superseded.attempt, again.attempt) == (1, 2)
+        sent = [
+            (superseded, queue.Outcome(status_code=200, error=None, duration_ms=7)),
+            (again, queue.Outcome(status_code=204, error=None, duration_ms=9)),
+            (other, queue.Outcome(status_code=202, error=None, duration_ms=5)),
+        ]
+        async with database.sessionmaker() as session, session.begin():
+            recorded = await queue.record_delivered(session, sent, policy=policy)
+        assert recorded == {again.delivery_id, other.delivery_id}
+        by_id = {d["id"]: d for d in await deliveries(client, subscription)}
+        for job, code in ((again, 204), (other, 202)):  # the superseded 200 left no trace
+            found = by_id[str(job.delivery_id)]
+            assert (found["status"], found["response_code"]) == ("delivered", code)
+            assert found["delivered_at"] is not None
+
+
 async def test_every_claim_counts_so_a_sender_that_keeps_dying_ends_dead(
     backend, tmp_path, receiver, monkeypatch
 ):
