@@ -41,6 +41,7 @@ async def get(session: AsyncSession, incident_id: uuid.UUID) -> Engagement | Non
 async def _locked(session: AsyncSession, incident_id: uuid.UUID) -> Engagement:
     """The incident's engagement row, made if missing, locked for this transaction."""
     row = {"incident_id": incident_id, "schedule": [], "updated_at": utcnow()}
+    await session.flush()  # a row `start_new` queued is written first (a Core insert won't)
     await insert_ignoring_conflict(session, Engagement, row, conflict_on=["incident_id"])
     engagement = await session.scalar(
         select(Engagement)

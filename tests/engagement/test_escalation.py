@@ -10,6 +10,7 @@ from pydantic import SecretStr
 
 from tests.engagement.helpers import LINK_SECRET, at, pagerduty_events, policy
 from tests.factories import join, make_incident, move, timeline
+from tests.integrations.test_alertmanager import send
 from tests.notifications.conftest import running_app
 from tests.notifications.receiver import eventually
 
@@ -247,3 +248,42 @@ async def test_a_stakeholder_update_moves_escalation_as_a_patch_would(backend, t
         assert (await _engagement(client, incident))["next_escalation_at"] is None
         await asyncio.sleep(3.5)
         assert at(receiver, "/pd") == []
+
+
+async def test_an_alert_group_opened_and_raised_in_one_notification_escalates_once(
+    backend, tmp_path, receiver
+):
+    """A notification whose new alert opens an incident while another of its alerts,
+    already on an older incident, raises the new one's severity: escalation, started at
+    the opening, is not started a second time in the same transaction."""
+    escalation = policy(receiver, 0, 60)
+    async with running_app(backend, tmp_path, sre_escalation=escalation) as (_, client):
+        old = notification("g-old", ("fp-old", "critical"))
+        assert (await send(client, old)).status_code == 200
+        both = notification("g-new", ("fp-old", "critical"), ("fp-new", "warning"))
+        response = await send(client, both)
+        assert response.status_code == 200, response.text
+        (reference,) = response.json()["opened"]
+        opened = (await client.get(f"/api/v1/incidents/{reference}")).json()
+        assert opened["severity"] == "sev1"  # raised by the critical alert it came with
+        assert [e["level"] for e in await _escalations(client, opened)] == [0]
+        assert (await _engagement(client, opened))["escalation_level"] == 0
+
+
+def notification(group: str, *alerts: tuple[str, str]) -> dict:
+    """A firing notification of `group` with (fingerprint, severity) alerts."""
+    return {
+        "version": "4",
+        "status": "firing",
+        "receiver": "muster",
+        "groupKey": group,
+        "alerts": [
+            {
+                "status": "firing",
+                "labels": {"alertname": "Disk", "service": "db", "severity": severity},
+                "startsAt": "2026-11-28T14:01:26Z",
+                "fingerprint": fingerprint,
+            }
+            for fingerprint, severity in alerts
+        ],
+    }
