@@ -164,8 +164,8 @@ async def open_loop(
 class Connections:
     """Keep-alive HTTP/1.1 connections to one server, for requests built as bytes once.
 
-    The steady load runs at hundreds of requests a second on the server's own cores:
-    a general client (httpx) spends about a millisecond of CPU on each and became the
+    The senders run at hundreds of requests a second on the server's own cores: a
+    general client (httpx) spends about a millisecond of CPU on each and became the
     bottleneck it was meant to measure. This one writes prepared bytes and reads the
     status line, the headers and a Content-Length body (what uvicorn sends), no more.
     """
