@@ -92,8 +92,8 @@ async def find_earlier(
     (fingerprint, alertname) pairs. With `group` and `firing` (fingerprints), the last
     ended incident of that group or of those alerts comes first, at any age
     (`Match.previous`). One round trip: an indexed look-up per kind of match, each
-    taking only its newest candidate, so the cost does not grow with the number of
-    earlier incidents.
+    taking only its newest candidate; by name, among the newest incidents first (see
+    `_lookups`), so neither a rare match nor one that most incidents share reads them all.
     """
     fingerprints = sorted({fingerprint for fingerprint, _ in alerts})
     names = {name for _, name in alerts if name}
@@ -178,7 +178,9 @@ def _lookups(
     if by_name:
         # A name shared by many earlier incidents (an alert storm, a flapping alert)
         # matches among the newest ones: those are tried first, by the number index,
-        # and the look-up over every match runs only when none of them matches.
+        # and the look-up over every match runs only when none of them matches (both
+        # databases read a UNION ALL's parts in order, and LIMIT 1 stops at the first
+        # row). A match among the newest is the newest match of all.
         columns = ("id", "number", "services", "labels", "started_at", "status")
         recent: Any = (
             select(*(col(getattr(Incident, name)) for name in columns))
