@@ -6,6 +6,7 @@ statement once keeps it per backend. Each helper is tested on both databases
 (tests/core/test_sql.py); measurements behind the tricks are in docs/performance.md.
 """
 
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from functools import cache
 from typing import Any
@@ -28,14 +29,16 @@ from sqlalchemy import (
     text,
     true,
     type_coerce,
+    update,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped
 from sqlalchemy.sql.elements import SQLCoreOperations
-from sqlalchemy.sql.selectable import TableValuedAlias
+from sqlalchemy.sql.selectable import TableValuedAlias, TextualSelect
 from sqlmodel import SQLModel
 
 from app.core.db import insert_ignoring_conflict, table_of
@@ -241,3 +244,63 @@ def settled(txid: SQLCoreOperations[Any], backend: Backend) -> list[ColumnElemen
     if backend == Backend.POSTGRESQL:
         return [txid < _SNAPSHOT_XMIN]
     return []
+
+
+async def update_each(
+    session: AsyncSession,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    keys: tuple[str, ...],
+    where: Mapping[str, Any],
+    values: Mapping[str, Any],
+) -> set[Any]:
+    """For each of `rows`, update the row of `table` whose `keys` columns hold the row's
+    values and whose columns match `where`: set `values` and the row's other columns.
+    Returns the first key's value of every row updated (one that no longer matches is
+    not). PostgreSQL: one statement, the rows bound as one JSON array; SQLite: one
+    statement a row. Every row has the same columns."""
+    if not rows:
+        return set()
+    columns = tuple(rows[0])
+    if backend_of(session) == Backend.POSTGRESQL:
+        statement = _update_from_rows(table, columns, keys, tuple(where), tuple(values))
+        bound = {f"w_{n}": v for n, v in where.items()} | {f"v_{n}": v for n, v in values.items()}
+        return set((await session.scalars(statement, bound | {"rows": list(rows)})).all())
+    updated = set()
+    for row in rows:
+        one = (
+            update(table)
+            .where(
+                *(table.c[n] == row[n] for n in keys), *(table.c[n] == v for n, v in where.items())
+            )
+            .values(**values, **{n: row[n] for n in columns if n not in keys})
+            .returning(table.c[keys[0]])
+        )
+        updated |= set((await session.scalars(one)).all())
+    return updated
+
+
+@cache
+def _update_from_rows(
+    table: Table,
+    columns: tuple[str, ...],
+    keys: tuple[str, ...],
+    where: tuple[str, ...],
+    values: tuple[str, ...],
+) -> TextualSelect:
+    """PostgreSQL: `UPDATE … FROM jsonb_to_recordset(:rows)`, built once per shape."""
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    record = ", ".join(f"{n} {table.c[n].type.compile(dialect=dialect)}" for n in columns)
+    assignments = [f"{n} = :v_{n}" for n in values]
+    assignments += [f"{n} = r.{n}" for n in columns if n not in keys]
+    matches = [f"t.{n} = r.{n}" for n in keys] + [f"t.{n} = :w_{n}" for n in where]
+    statement = text(
+        f'UPDATE "{table.name}" AS t SET {", ".join(assignments)} '
+        f"FROM jsonb_to_recordset(:rows) AS r({record}) "
+        f"WHERE {' AND '.join(matches)} RETURNING t.{keys[0]}"
+    )
+    parameters = [bindparam("rows", type_=JSONB)]
+    parameters += [bindparam(f"w_{n}", type_=table.c[n].type) for n in where]
+    parameters += [bindparam(f"v_{n}", type_=table.c[n].type) for n in values]
+    return statement.bindparams(*parameters).columns(table.c[keys[0]])

@@ -335,7 +335,7 @@ class _Recorder:
         delivered = [(job, outcome) for job, outcome, _ in batch if outcome.delivered]
         try:
             async with self._database.sessionmaker() as session, session.begin():
-                done = await queue.record_delivered(session, delivered, policy=self._policy)
+                done = await queue.record_delivered(session, delivered)
                 statuses = {
                     job.delivery_id: DeliveryStatus.DELIVERED if job.delivery_id in done else None
                     for job, _ in delivered

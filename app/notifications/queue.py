@@ -22,16 +22,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, case, null, or_, text, update
+from sqlalchemy import case, null, or_, update
 from sqlalchemy import select as select_columns
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.core.clock import utcnow
 from app.core.db import table_of, upsert_insert
 from app.core.events import EventType, OutboxEvent
-from app.core.sql import Backend, backend_of
+from app.core.sql import update_each
 from app.engagement.models import Engagement
 from app.engagement.policy import CATALOG, EscalationPolicy, Levels, Target, catalog_levels
 from app.notifications.formats import pagerduty_action
@@ -456,47 +455,36 @@ async def record(
     return delivery
 
 
-# PostgreSQL: the delivered attempts of a batch in one statement, each fenced by its
-# claim (still `delivering`, at the attempt claimed) as `_claimed` fences one.
-_RECORD_DELIVERED = text(
-    """
-    UPDATE deliveries AS d
-    SET status = :delivered, delivered_at = :now, next_attempt_at = NULL,
-        target_url = r.url, response_code = r.code, duration_ms = r.ms
-    FROM jsonb_to_recordset(:rows)
-        AS r(id uuid, attempt integer, url text, code integer, ms integer)
-    WHERE d.id = r.id AND d.status = :delivering AND d.attempts = r.attempt
-    RETURNING d.id
-    """
-).bindparams(bindparam("rows", type_=JSONB))
-
-
 async def record_delivered(
-    session: AsyncSession, sent: Sequence[tuple[Job, Outcome]], *, policy: RetryPolicy
+    session: AsyncSession, sent: Sequence[tuple[Job, Outcome]]
 ) -> set[uuid.UUID]:
-    """Store attempts that were delivered (`record` for each, at once); the ids of the
-    deliveries recorded (a claim lost meanwhile is not). One statement on PostgreSQL."""
+    """Store attempts that were delivered (`record` for each, at once, one statement on
+    PostgreSQL); the ids of the deliveries recorded: each is fenced by its claim (still
+    `delivering`, at the attempt claimed), so a claim lost meanwhile records nothing."""
     assert all(outcome.delivered for _, outcome in sent)
-    if backend_of(session) != Backend.POSTGRESQL:
-        recorded = [await record(session, job, outcome, policy=policy) for job, outcome in sent]
-        return {delivery.id for delivery in recorded if delivery is not None}
     rows = [
         {
-            "id": str(job.delivery_id),
-            "attempt": job.attempt,
-            "url": job.url,
-            "code": outcome.status_code,
-            "ms": outcome.duration_ms,
+            "id": job.delivery_id,
+            "attempts": job.attempt,
+            "target_url": job.url,
+            "response_code": outcome.status_code,
+            "duration_ms": outcome.duration_ms,
         }
         for job, outcome in sent
     ]
-    values = {
-        "rows": rows,
-        "now": utcnow(),
-        "delivered": DeliveryStatus.DELIVERED.value,
-        "delivering": DeliveryStatus.DELIVERING.value,
+    delivered = {
+        "status": DeliveryStatus.DELIVERED.value,
+        "delivered_at": utcnow(),
+        "next_attempt_at": None,
     }
-    return set((await session.scalars(_RECORD_DELIVERED, values)).all())
+    return await update_each(
+        session,
+        table_of(Delivery),
+        rows,
+        keys=("id", "attempts"),
+        where={"status": DeliveryStatus.DELIVERING.value},
+        values=delivered,
+    )
 
 
 async def _disable(session: AsyncSession, subscription_id: uuid.UUID, now: datetime) -> None:

@@ -9,6 +9,7 @@ from sqlmodel import col
 from app.alerts.models import AlertNotification
 from app.core.aggregates import durations_by, total_seconds_by
 from app.core.clock import utcnow
+from app.core.db import table_of
 from app.core.events import EventType, OutboxEvent, record_event
 from app.core.sql import (
     Backend,
@@ -26,7 +27,9 @@ from app.core.sql import (
     search_order,
     settled,
     unindexed,
+    update_each,
 )
+from app.core.timers import Timer, TimerStatus
 from app.incidents.models import Counter, Incident
 from app.timeline.models import TimelineEntry
 from tests.factories import make_incident
@@ -235,3 +238,36 @@ async def test_durations_and_sums_by_key_agree_on_both_databases(client, databas
         assert figures["a"].count == 2
         assert figures["a"].percentiles == {50: 600.0, 90: 1800.0}
         assert (await total_seconds_by(session, per_service)) == {"a": 2400.0, "b": 300.0}
+
+
+async def test_update_each_sets_each_rows_own_values_where_it_still_matches(database):
+    fired_at = datetime(2026, 12, 4, 12, tzinfo=UTC)
+    ids = [uuid.uuid4() for _ in range(3)]
+    async with database.sessionmaker() as session, session.begin():
+        for n, timer_id in enumerate(ids):
+            session.add(
+                Timer(id=timer_id, kind="k", subject_id=uuid.uuid4(), key=str(n), due_at=fired_at)
+            )
+    rows = [
+        {"id": ids[0], "attempts": 0, "last_error": "first"},
+        {"id": ids[1], "attempts": 1, "last_error": "stale"},  # its attempts moved on: no match
+        {"id": ids[2], "attempts": 0, "last_error": "third"},
+    ]
+    async with database.sessionmaker() as session, session.begin():
+        updated = await update_each(
+            session,
+            table_of(Timer),
+            rows,
+            keys=("id", "attempts"),
+            where={"status": TimerStatus.PENDING.value},
+            values={"status": TimerStatus.FIRED.value, "fired_at": fired_at},
+        )
+    assert updated == {ids[0], ids[2]}
+    async with database.sessionmaker() as session:
+        found = {t.id: t for t in (await session.scalars(select(Timer))).all()}
+    assert [(found[i].status, found[i].last_error) for i in ids] == [
+        ("fired", "first"),
+        ("pending", None),
+        ("fired", "third"),
+    ]
+    assert found[ids[0]].fired_at == fired_at

@@ -84,7 +84,6 @@ async def test_delivered_outcomes_are_recorded_together_each_fenced_by_its_claim
     backend, tmp_path, receiver
 ):
     nobody = queue.SreTargets.of(EscalationPolicy())
-    policy = queue.RetryPolicy(max_attempts=4, base_seconds=1, cap_seconds=1)
     async with running_app(backend, tmp_path, dispatcher_enabled=False) as (app, client):
         subscription = await subscribe(client, receiver.url, events=["incident.created"])
         await make_incident(client, title="first")
@@ -110,7 +109,7 @@ async def test_delivered_outcomes_are_recorded_together_each_fenced_by_its_claim
             (other, queue.Outcome(status_code=202, error=None, duration_ms=5)),
         ]
         async with database.sessionmaker() as session, session.begin():
-            recorded = await queue.record_delivered(session, sent, policy=policy)
+            recorded = await queue.record_delivered(session, sent)
         assert recorded == {again.delivery_id, other.delivery_id}
         by_id = {d["id"]: d for d in await deliveries(client, subscription)}
         for job, code in ((again, 204), (other, 202)):  # the superseded 200 left no trace
