@@ -97,6 +97,29 @@ def _wake_after_commit(session: AsyncSession) -> None:
         after_commit(session, wake_up)
 
 
+def _new(kind: str, subject_id: uuid.UUID, key: str) -> dict[str, Any]:
+    """A new timer row's identity columns."""
+    return {
+        "id": uuid.uuid4(),
+        "kind": kind,
+        "subject_id": subject_id,
+        "key": key,
+        "created_at": utcnow(),
+    }
+
+
+def _armed(due_at: datetime, payload: dict[str, Any] | None) -> dict[str, Any]:
+    """The columns of a timer armed for `due_at`, pending and not yet tried."""
+    return {
+        "due_at": due_at,
+        "payload": payload or {},
+        "status": TimerStatus.PENDING.value,
+        "attempts": 0,
+        "last_error": None,
+        "fired_at": None,
+    }
+
+
 async def schedule(
     session: AsyncSession,
     *,
@@ -113,17 +136,8 @@ async def schedule(
     left as it is: scheduling twice is a no-op. With `rearm`, it is armed whatever its
     state: a pending one moves, a fired or failed one fires again (a cadence's next turn).
     """
-    armed = {
-        "due_at": due_at,
-        "payload": payload or {},
-        "status": TimerStatus.PENDING.value,
-        "attempts": 0,
-        "last_error": None,
-        "fired_at": None,
-    }
-    statement = upsert_insert(session, _TABLE).values(
-        id=uuid.uuid4(), kind=kind, subject_id=subject_id, key=key, created_at=utcnow(), **armed
-    )
+    armed = _armed(due_at, payload)
+    statement = upsert_insert(session, _TABLE).values(_new(kind, subject_id, key) | armed)
     identity = ["kind", "subject_id", "key"]
     if rearm:
         upsert = statement.on_conflict_do_update(index_elements=identity, set_=armed)
@@ -146,19 +160,7 @@ def schedule_new(
 ) -> None:
     """`schedule` for a subject made in this transaction, which no timer can name yet:
     the row is queued with the subject's own (`add_row`), no round trip of its own."""
-    row = {
-        "id": uuid.uuid4(),
-        "kind": kind,
-        "subject_id": subject_id,
-        "key": key,
-        "due_at": due_at,
-        "payload": payload or {},
-        "status": TimerStatus.PENDING.value,
-        "attempts": 0,
-        "last_error": None,
-        "created_at": utcnow(),
-        "fired_at": None,
-    }
+    row = _new(kind, subject_id, key) | _armed(due_at, payload)
     add_row(session, _TABLE, row)
     _wake_after_commit(session)
 
