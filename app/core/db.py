@@ -447,5 +447,8 @@ async def insert_ignoring_conflict(
     statement = _insert_ignoring(
         session.get_bind().dialect.name, table_of(model), tuple(conflict_on)
     )
+    # A Core statement does not autoflush: rows queued with `add_row` (the existing
+    # row this insert may meet among them) are written first, as before a query.
+    await session.flush()
     result = await session.execute(statement, values)
     return result.first() is not None

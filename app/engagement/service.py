@@ -9,6 +9,7 @@ level either fired before the join committed, or sees the join and stops.
 import uuid
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import exists
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,7 +42,6 @@ async def get(session: AsyncSession, incident_id: uuid.UUID) -> Engagement | Non
 async def _locked(session: AsyncSession, incident_id: uuid.UUID) -> Engagement:
     """The incident's engagement row, made if missing, locked for this transaction."""
     row = {"incident_id": incident_id, "schedule": [], "updated_at": utcnow()}
-    await session.flush()  # a row `start_new` queued is written first (a Core insert won't)
     await insert_ignoring_conflict(session, Engagement, row, conflict_on=["incident_id"])
     engagement = await session.scalar(
         select(Engagement)
@@ -67,8 +67,15 @@ async def _sre_on(session: AsyncSession, incident: Incident) -> bool:
     )
 
 
-def _level_key(level: int) -> str:
-    return f"level-{level}"
+def _level_timer(incident: Incident, level: int, due: datetime) -> dict[str, Any]:
+    """The `timers.schedule` arguments of one level's timer."""
+    return {
+        "kind": ESCALATION,
+        "subject_id": incident.id,
+        "key": f"level-{level}",
+        "due_at": due,
+        "payload": {"level": level},
+    }
 
 
 async def start(session: AsyncSession, incident: Incident, policy: EscalationPolicy) -> None:
@@ -129,14 +136,7 @@ def start_new(
     )
     add_row(session, table_of(Engagement), row.model_dump())
     if next_at is not None:
-        timers.schedule_new(
-            session,
-            kind=ESCALATION,
-            subject_id=incident.id,
-            key=_level_key(following),
-            due_at=next_at,
-            payload={"level": following},
-        )
+        timers.schedule_new(session, **_level_timer(incident, following, next_at))
 
 
 async def _arm(
@@ -150,14 +150,7 @@ async def _arm(
     if due <= utcnow():
         await _fire(session, incident, engagement, level)
         return
-    await timers.schedule(
-        session,
-        kind=ESCALATION,
-        subject_id=incident.id,
-        key=_level_key(level),
-        due_at=due,
-        payload={"level": level},
-    )
+    await timers.schedule(session, **_level_timer(incident, level, due))
 
 
 async def fire_due(session: AsyncSession, incident: Incident, level: int) -> None:
