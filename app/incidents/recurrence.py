@@ -140,6 +140,18 @@ def _number(row: Row[Any]) -> int:
     return int(row.number)
 
 
+# How many of the newest incidents a look-up by name tries before all of its matches.
+RECENT = 100
+_NO = false().label("previous")  # a recurrence, not the previous incident of its group
+_NO_NAME = cast(null(), String).label("name")
+_NO_FINGERPRINT = cast(null(), String).label("fingerprint")
+
+
+def _candidate(incidents: Any) -> tuple[Any, ...]:
+    """What every look-up returns of the incident it found (the table or a subquery's)."""
+    return (incidents.id, incidents.number, incidents.services)
+
+
 @cache
 def _lookups(
     backend: Backend, by_name: bool, by_fingerprint: bool, previous: bool, bounded: bool
@@ -150,18 +162,16 @@ def _lookups(
     look-back), `names` and `services` (same alert name on a shared service),
     `fingerprints` (same alert); `group` and `firing` for the `previous` look-ups.
     """
-    candidate = (col(Incident.id), col(Incident.number), col(Incident.services))
-    no_name = cast(null(), String).label("name")
-    no_fingerprint = cast(null(), String).label("fingerprint")
+    candidate = _candidate(Incident)
     newest = newest_match_first()
     lookups = []
     if previous:
         ended = col(Incident.status).not_in([*OPEN, *NOT_MEASURED])
         lookups += [
-            select(*candidate, no_name, no_fingerprint, true().label("previous")).where(
+            select(*candidate, _NO_NAME, _NO_FINGERPRINT, true().label("previous")).where(
                 ended, col(Incident.alert_group) == bindparam("group")
             ),
-            select(*candidate, no_name, no_fingerprint, true().label("previous"))
+            select(*candidate, _NO_NAME, _NO_FINGERPRINT, true().label("previous"))
             .join(Alert, col(Alert.incident_id) == col(Incident.id))
             .where(ended, in_bound(col(Alert.fingerprint), "firing", backend)),
         ]
@@ -203,11 +213,6 @@ def _lookups(
     return union_all(*kinds)
 
 
-# How many of the newest incidents a look-up by name tries before all of its matches.
-RECENT = 100
-_NO = false().label("previous")  # a recurrence, not the previous incident of its group
-
-
 def _earlier(incidents: Any, bounded: bool) -> ColumnElement[bool]:
     """Started within the look-back (`since`), earlier than `number` when `bounded`, and
     neither declined nor merged: a false alarm repeats nothing, and a merged incident is
@@ -224,12 +229,11 @@ def _earlier(incidents: Any, bounded: bool) -> ColumnElement[bool]:
 def _by_name(incidents: Any, by_alert: bool, backend: Backend, bounded: bool) -> Select[Any]:
     """Earlier `incidents` sharing a service that had an alert of one of `names`
     (`by_alert`), or carry one as their `alertname` label (incidents opened by the API)."""
-    candidate = (incidents.id, incidents.number, incidents.services)
-    no_fingerprint = cast(null(), String).label("fingerprint")
+    candidate = _candidate(incidents)
     shares = json_list_has_any(incidents.services, "services", backend)
     if by_alert:
         return (
-            select(*candidate, col(Alert.alertname).label("name"), no_fingerprint, _NO)
+            select(*candidate, col(Alert.alertname).label("name"), _NO_FINGERPRINT, _NO)
             .join(Alert, col(Alert.incident_id) == incidents.id)
             .where(
                 _earlier(incidents, bounded),
@@ -238,7 +242,7 @@ def _by_name(incidents: Any, by_alert: bool, backend: Backend, bounded: bool) ->
             )
         )
     label = _alertname_label(incidents)
-    return select(*candidate, label.label("name"), no_fingerprint, _NO).where(
+    return select(*candidate, label.label("name"), _NO_FINGERPRINT, _NO).where(
         _earlier(incidents, bounded), shares, in_bound(label, "names", backend)
     )
 
