@@ -388,10 +388,10 @@ def main() -> None:
     try:
         env1 = muster_env(sa_url, 1)
         subprocess.run([str(BIN / "muster"), "migrate"], env=env1, check=True, capture_output=True)
-        key = create_key(env1)
         if sys.argv[1:] == ["paging"]:  # `python -m bench.run paging`: only those rows
             print(json.dumps(paging(sa_url, dsn, tmp, servers)))
             return
+        key = create_key(env1)
         am = {"BENCH_AM_TOKEN": AM_TOKEN}
         api = {"BENCH_API_KEY": key}
 
